@@ -1,0 +1,52 @@
+"""Building modules without allocating random weights: construct on `meta`, then assign real tensors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import TypeVar
+
+import torch
+from torch import nn
+
+from .errors import ModelFileError
+
+M = TypeVar("M", bound=nn.Module)
+
+
+def materialize(
+    build: Callable[[], M],
+    state_dict: Mapping[str, torch.Tensor],
+    *,
+    dtype: torch.dtype | None,
+    what: str,
+) -> M:
+    """Build a module on the meta device and assign `state_dict` to it (no copy for matching dtypes).
+
+    Floating tensors are cast to `dtype` when given. Missing or unexpected keys raise ModelFileError
+    naming `what` was being loaded. Modules must not own non-persistent buffers (they would stay on meta).
+    """
+    with torch.device("meta"):
+        module = build()
+    expected = set(module.state_dict().keys())
+    missing = sorted(expected - state_dict.keys())
+    unexpected = sorted(state_dict.keys() - expected)
+    if missing or unexpected:
+        detail = []
+        if missing:
+            detail.append(f"missing {len(missing)} tensor(s) such as {missing[0]!r}")
+        if unexpected:
+            detail.append(f"{len(unexpected)} unexpected tensor(s) such as {unexpected[0]!r}")
+        raise ModelFileError(f"The weights do not fit the {what}: {'; '.join(detail)}. Is this the right file?")
+    cast = {
+        k: (v.to(dtype) if dtype is not None and v.is_floating_point() and v.dtype != dtype else v)
+        for k, v in state_dict.items()
+    }
+    shapes = module.state_dict()
+    for name, tensor in cast.items():
+        if tuple(tensor.shape) != tuple(shapes[name].shape):
+            raise ModelFileError(
+                f"The weights do not fit the {what}: {name} has shape {tuple(tensor.shape)}, "
+                f"expected {tuple(shapes[name].shape)}. Is this the right file?"
+            )
+    module.load_state_dict(cast, strict=True, assign=True)
+    return module.eval().requires_grad_(False)
