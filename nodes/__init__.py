@@ -1,12 +1,11 @@
-"""ComfyUI nodes (V3 schema). Thin adapters: all numerics live in `ideogram4_core`."""
+"""ComfyUI nodes (V3 schema). Thin adapters: all numerics live in `ideogram4_core`.
 
-from comfy_api.latest import ComfyExtension, io
-
-
-class Ideogram4Extension(ComfyExtension):
-    async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return []
+`comfy_api` is imported only when ComfyUI asks for the extension, so the pack stays importable
+without ComfyUI (tests and tooling import the pack root).
+"""
 
 
-async def comfy_entrypoint() -> Ideogram4Extension:
+async def comfy_entrypoint():
+    from .extension import Ideogram4Extension
+
     return Ideogram4Extension()

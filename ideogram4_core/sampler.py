@@ -1,0 +1,84 @@
+"""Euler flow-matching sampler with asymmetric guidance (SPEC §4)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import torch
+
+from . import schedule
+from .errors import Ideogram4Error
+from .latents import TOKEN_CHANNELS
+from .schedule import SamplingSettings
+from .transformer import Ideogram4Transformer
+
+# step (0-based), total steps, current latent tokens, predicted clean tokens → True to stop the run.
+StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], "bool | None"]
+
+
+class SamplingStopped(Exception):
+    """Raised when a step callback asks to stop."""
+
+
+def initial_noise(seed: int, batch: int, num_tokens: int) -> torch.Tensor:
+    """The reference's noise: float32 normal (B, tokens, 128) from a seeded CPU generator."""
+    generator = torch.Generator("cpu").manual_seed(seed)
+    return torch.randn((batch, num_tokens, TOKEN_CHANNELS), generator=generator, dtype=torch.float32)
+
+
+def pack_text(features: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Stack per-image caption features (L_i, F) into (B, L, F); pad and mask only when lengths differ."""
+    lengths = {f.shape[0] for f in features}
+    if len(lengths) == 1:
+        if all(f is features[0] for f in features):
+            return features[0].unsqueeze(0).expand(len(features), -1, -1), None
+        return torch.stack(list(features)), None
+    longest = max(lengths)
+    padded = features[0].new_zeros(len(features), longest, features[0].shape[1])
+    mask = torch.zeros(len(features), longest, dtype=torch.bool, device=features[0].device)
+    for i, f in enumerate(features):
+        padded[i, : f.shape[0]] = f
+        mask[i, : f.shape[0]] = True
+    return padded, mask
+
+
+def sample(
+    cond: Ideogram4Transformer,
+    uncond: Ideogram4Transformer | None,
+    text: Sequence[torch.Tensor],
+    noise: torch.Tensor,
+    grid: tuple[int, int],
+    size: tuple[int, int],
+    settings: SamplingSettings,
+    callback: StepCallback | None = None,
+) -> torch.Tensor:
+    """Denoise `noise` (B, N, 128) into clean latent tokens (float32) for the caption features `text`.
+
+    `text` holds one (L, F) feature tensor per image; `size` is (width, height) in pixels.
+    """
+    device = next(cond.parameters()).device
+    guidance = settings.guidance_schedule()
+    if uncond is None and any(g != 1.0 for g in guidance):
+        raise Ideogram4Error("Guidance other than 1 needs the unconditional transformer; load it or set guidance 1.")
+    sig = schedule.sigmas(settings.steps, settings.mu, settings.std, *size).to(device)
+    x = noise.to(device=device, dtype=torch.float32)
+    batch = x.shape[0]
+    text_features, text_mask = pack_text([t.to(device) for t in text])
+    rope_cond = cond.rotary(text_features.shape[1], grid, device)
+    rope_uncond = uncond.rotary(0, grid, device) if uncond is not None else None
+
+    with torch.inference_mode():
+        for i, g in enumerate(guidance):
+            # The reference derives model time from scheduler timesteps (σ·1000); keep its rounding.
+            t = (1.0 - (sig[i] * 1000.0) / 1000.0).expand(batch)
+            v = None
+            if g != 0.0:
+                v = cond(x, t, rope_cond, text_features, text_mask).float()
+            if g != 1.0:
+                v_uncond = uncond(x, t, rope_uncond).float()
+                v = v_uncond if v is None else g * v + (1.0 - g) * v_uncond
+            denoised = x + sig[i] * v
+            x = x + (sig[i + 1] - sig[i]) * -v
+            if callback is not None and callback(i, len(guidance), x, denoised):
+                raise SamplingStopped(f"Stopped after step {i + 1} of {len(guidance)}.")
+    return x

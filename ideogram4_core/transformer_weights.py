@@ -1,0 +1,96 @@
+"""Loading transformer weights: original or diffusers names, folders with config or bare single files."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+
+from .errors import ModelFileError
+from .modules import materialize
+from .safetensors_io import SafetensorsHeader, load_tensors, read_header, weight_files
+from .transformer import Ideogram4Transformer, TransformerConfig
+
+DETECTION_KEY = "embed_image_indicator.weight"
+_PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.")
+_SPLIT_QKV = (".attention.to_q.weight", ".attention.to_k.weight", ".attention.to_v.weight")
+
+
+def strip_prefix(name: str) -> str:
+    for prefix in _PREFIXES:
+        if name.startswith(prefix):
+            return name[len(prefix) :]
+    return name
+
+
+def to_original_names(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Map diffusers attention names (split q/k/v, `to_out.0`) onto the fused original layout."""
+    out: dict[str, torch.Tensor] = {}
+    for name, tensor in tensors.items():
+        name = strip_prefix(name)
+        if name.endswith(_SPLIT_QKV):
+            continue
+        out[name.replace(".attention.to_out.0.", ".attention.o.")] = tensor
+    for name in tensors:
+        short = strip_prefix(name)
+        if short.endswith(_SPLIT_QKV[0]):
+            stem = short[: -len(_SPLIT_QKV[0])]
+            parts = [tensors[name[: -len(short)] + stem + suffix] for suffix in _SPLIT_QKV]
+            out[f"{stem}.attention.qkv.weight"] = torch.cat(parts, dim=0)
+    return out
+
+
+def infer_config(shapes: dict[str, tuple[int, ...]]) -> TransformerConfig:
+    """Model sizes from tensor shapes (SPEC §8); rotary settings and epsilons are the fixed released values."""
+    hidden, in_channels = shapes["input_proj.weight"]
+    head_dim = shapes["layers.0.attention.norm_q.weight"][0]
+    layers = 1 + max(int(k.split(".")[1]) for k in shapes if k.startswith("layers."))
+    return TransformerConfig(
+        in_channels=in_channels,
+        num_layers=layers,
+        attention_head_dim=head_dim,
+        num_attention_heads=hidden // head_dim,
+        intermediate_size=shapes["layers.0.feed_forward.w1.weight"][0],
+        adaln_dim=shapes["adaln_proj.weight"][0],
+        llm_features_dim=shapes["llm_cond_norm.weight"][0],
+    )
+
+
+def _original_shapes(header: SafetensorsHeader) -> dict[str, tuple[int, ...]]:
+    shapes: dict[str, tuple[int, ...]] = {}
+    for name, info in header.tensors.items():
+        short = strip_prefix(name)
+        if short.endswith(_SPLIT_QKV):
+            stem = short.rsplit(".attention.", 1)[0]
+            rows, cols = info.shape
+            shapes[f"{stem}.attention.qkv.weight"] = (3 * rows, cols)
+        else:
+            shapes[short.replace(".attention.to_out.0.", ".attention.o.")] = info.shape
+    return shapes
+
+
+def load_transformer(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Ideogram4Transformer:
+    """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file."""
+    path = Path(path)
+    if path.is_dir():
+        files = weight_files(path)
+        config_file = path / "config.json"
+        config = json.loads(config_file.read_text()) if config_file.is_file() else None
+    elif path.is_file():
+        files, config = [path], None
+    else:
+        raise ModelFileError(
+            f"Transformer not found: {path}. Point to the `transformer/` folder or a .safetensors file."
+        )
+    headers = [read_header(f) for f in files]
+    shapes = {k: v for h in headers for k, v in _original_shapes(h).items()}
+    if DETECTION_KEY not in shapes:
+        raise ModelFileError(
+            f"{path} is not an Ideogram 4 transformer (no `{DETECTION_KEY}`). "
+            "Use the `transformer/` folder of the Ideogram 4 download or an ideogram4 .safetensors file."
+        )
+    cfg = TransformerConfig.from_dict(config) if config else infer_config(shapes)
+    tensors = to_original_names(load_tensors(files))
+    model = materialize(lambda: Ideogram4Transformer(cfg), tensors, dtype=dtype, what="Ideogram 4 transformer")
+    return model.to(device)

@@ -1,0 +1,8 @@
+"""The ComfyExtension that lists every node of the pack."""
+
+from comfy_api.latest import ComfyExtension, io
+
+
+class Ideogram4Extension(ComfyExtension):
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return []
