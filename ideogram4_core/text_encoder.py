@@ -1,0 +1,355 @@
+"""Qwen3-VL language tower that returns the tapped decoder-layer outputs Ideogram 4 is conditioned on.
+
+Only the layers up to the last tap are built; the vision tower, final norm and LM head are never loaded.
+For text-only input Qwen3-VL's interleaved MRoPE has equal positions on all three axes, which is exactly
+ordinary 1-D rotate-half RoPE over positions 0..n-1.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from safetensors import safe_open
+from torch import nn
+
+from .errors import ModelFileError
+from .modules import materialize
+from .safetensors_io import TensorInfo, read_header, weight_files
+from .tokenizer import CaptionTokenizer
+
+TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)
+"""Decoder layers (0-based) whose outputs are stacked into the text features."""
+
+# Where the language tower's tensors live, most specific first: the official Ideogram 4 text_encoder/ (head-less
+# Qwen3VLModel), the Hugging Face Qwen3-VL original, ComfyUI's text-only repack.
+LAYOUT_PREFIXES = ("language_model.", "model.language_model.", "model.")
+_PLAIN_DTYPES = {"F32", "BF16", "F16"}
+_QUANT_MARKERS = (".weight_scale", ".comfy_quant", "scaled_fp8", ".absmax", ".quant_state", ".quant_map")
+_EXPECTED = (
+    "Expected the text_encoder/ folder of the Ideogram 4 repo (config.json + language_model.* tensors) "
+    "or a Qwen3-VL-8B .safetensors file."
+)
+
+
+@dataclass(frozen=True)
+class TextEncoderConfig:
+    """Sizes of the Qwen3-VL language tower."""
+
+    vocab_size: int
+    hidden_size: int
+    intermediate_size: int
+    num_layers: int
+    num_heads: int
+    num_kv_heads: int
+    head_dim: int
+    rms_norm_eps: float = 1e-6
+    rope_theta: float = 5_000_000.0
+    attention_bias: bool = False
+
+    @property
+    def feature_dim(self) -> int:
+        return self.hidden_size * len(TAP_LAYERS)
+
+    @classmethod
+    def from_hf(cls, config: Mapping, source: str) -> TextEncoderConfig:
+        """From a transformers Qwen3VLConfig dict (`text_config`, rope in `rope_parameters` or `rope_theta`)."""
+        text = config["text_config"]
+        rope = text.get("rope_parameters") or text.get("rope_scaling") or {}
+        if rope.get("rope_type", "default") not in ("default", "mrope") or text.get("hidden_act", "silu") != "silu":
+            raise ModelFileError(
+                f"{source} uses rope type {rope.get('rope_type')!r} / activation {text.get('hidden_act')!r}; "
+                f"only Qwen3-VL's default RoPE with SiLU is supported. {_EXPECTED}"
+            )
+        try:
+            heads = text["num_attention_heads"]
+            return cls(
+                vocab_size=text["vocab_size"],
+                hidden_size=text["hidden_size"],
+                intermediate_size=text["intermediate_size"],
+                num_layers=text["num_hidden_layers"],
+                num_heads=heads,
+                num_kv_heads=text.get("num_key_value_heads") or heads,
+                head_dim=text.get("head_dim") or text["hidden_size"] // heads,
+                rms_norm_eps=text.get("rms_norm_eps", 1e-6),
+                rope_theta=float(rope.get("rope_theta", text.get("rope_theta", 5_000_000.0))),
+                attention_bias=text.get("attention_bias", False),
+            )
+        except KeyError as exc:
+            raise ModelFileError(f"{source}/config.json lacks text_config field {exc}. {_EXPECTED}") from None
+
+    @classmethod
+    def from_shapes(cls, shapes: Mapping[str, tuple[int, ...]]) -> TextEncoderConfig:
+        """Infer sizes from tower-relative tensor shapes; eps and rope theta are Qwen3-VL's fixed values."""
+        try:
+            vocab, hidden = shapes["embed_tokens.weight"]
+            head_dim = shapes["layers.0.self_attn.q_norm.weight"][0]
+            return cls(
+                vocab_size=vocab,
+                hidden_size=hidden,
+                intermediate_size=shapes["layers.0.mlp.gate_proj.weight"][0],
+                num_layers=1 + max(int(name.split(".")[1]) for name in shapes if name.startswith("layers.")),
+                num_heads=shapes["layers.0.self_attn.q_proj.weight"][0] // head_dim,
+                num_kv_heads=shapes["layers.0.self_attn.k_proj.weight"][0] // head_dim,
+                head_dim=head_dim,
+                attention_bias="layers.0.self_attn.q_proj.bias" in shapes,
+            )
+        except KeyError as exc:
+            raise ModelFileError(f"The text encoder file lacks tensor {exc}; it is incomplete. {_EXPECTED}") from None
+
+
+class RMSNorm(nn.Module):
+    """RMS norm computed in float32, scaled by a plain weight in the input dtype."""
+
+    def __init__(self, dim: int, eps: float) -> None:
+        super().__init__()
+        self.weight = nn.Parameter(torch.ones(dim))
+        self.eps = eps
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x32 = x.float()
+        x32 = x32 * torch.rsqrt(x32.pow(2).mean(-1, keepdim=True) + self.eps)
+        return self.weight * x32.to(x.dtype)
+
+
+def rope_cos_sin(length: int, head_dim: int, theta: float, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """cos and sin (length, head_dim) in float32 for positions 0..length-1, halves duplicated (rotate-half)."""
+    inv_freq = 1.0 / (theta ** (torch.arange(0, head_dim, 2, dtype=torch.float32, device=device) / head_dim))
+    angles = torch.outer(torch.arange(length, dtype=torch.float32, device=device), inv_freq)
+    angles = torch.cat((angles, angles), dim=-1)
+    return angles.cos(), angles.sin()
+
+
+def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    first, second = x.chunk(2, dim=-1)
+    return x * cos + torch.cat((-second, first), dim=-1) * sin
+
+
+class Attention(nn.Module):
+    """Causal grouped-query attention with per-head q/k RMS norms and RoPE."""
+
+    def __init__(self, cfg: TextEncoderConfig) -> None:
+        super().__init__()
+        self.heads, self.kv_heads, self.head_dim = cfg.num_heads, cfg.num_kv_heads, cfg.head_dim
+        bias = cfg.attention_bias
+        self.q_proj = nn.Linear(cfg.hidden_size, cfg.num_heads * cfg.head_dim, bias=bias)
+        self.k_proj = nn.Linear(cfg.hidden_size, cfg.num_kv_heads * cfg.head_dim, bias=bias)
+        self.v_proj = nn.Linear(cfg.hidden_size, cfg.num_kv_heads * cfg.head_dim, bias=bias)
+        self.o_proj = nn.Linear(cfg.num_heads * cfg.head_dim, cfg.hidden_size, bias=bias)
+        self.q_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps)
+        self.k_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        length = x.shape[0]
+        q = self.q_norm(self.q_proj(x).view(length, self.heads, self.head_dim)).transpose(0, 1)
+        k = self.k_norm(self.k_proj(x).view(length, self.kv_heads, self.head_dim)).transpose(0, 1)
+        v = self.v_proj(x).view(length, self.kv_heads, self.head_dim).transpose(0, 1)
+        q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        groups = self.heads // self.kv_heads
+        k, v = k.repeat_interleave(groups, dim=0), v.repeat_interleave(groups, dim=0)
+        out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+        return self.o_proj(out.transpose(0, 1).reshape(length, -1))
+
+
+class MLP(nn.Module):
+    """SwiGLU feed-forward: down(silu(gate x) * up x)."""
+
+    def __init__(self, cfg: TextEncoderConfig) -> None:
+        super().__init__()
+        self.gate_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.up_proj = nn.Linear(cfg.hidden_size, cfg.intermediate_size, bias=False)
+        self.down_proj = nn.Linear(cfg.intermediate_size, cfg.hidden_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.down_proj(F.silu(self.gate_proj(x)) * self.up_proj(x))
+
+
+class DecoderLayer(nn.Module):
+    """Pre-norm transformer block: x + attn(norm x), then x + mlp(norm x)."""
+
+    def __init__(self, cfg: TextEncoderConfig) -> None:
+        super().__init__()
+        self.input_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.self_attn = Attention(cfg)
+        self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
+        self.mlp = MLP(cfg)
+
+    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+        return x + self.mlp(self.post_attention_layernorm(x))
+
+
+class Qwen3TapEncoder(nn.Module):
+    """Embedding + decoder layers 0..max(TAP_LAYERS); returns the tapped layer outputs stacked per token."""
+
+    def __init__(self, cfg: TextEncoderConfig) -> None:
+        super().__init__()
+        self.config = cfg
+        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(max(TAP_LAYERS) + 1))
+
+    def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
+        """token_ids (L,) → float32 features (L, hidden·13), feature index = hidden_index·13 + tap_index."""
+        x = self.embed_tokens(token_ids)
+        cos, sin = rope_cos_sin(len(token_ids), self.config.head_dim, self.config.rope_theta, x.device)
+        cos, sin = cos.to(x.dtype), sin.to(x.dtype)
+        taps = []
+        for index, layer in enumerate(self.layers):
+            x = layer(x, cos, sin)
+            if index in TAP_LAYERS:
+                taps.append(x)
+        return torch.stack(taps, dim=-1).flatten(1).float()
+
+
+def load_text_encoder(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Qwen3TapEncoder:
+    """Load the language tower from a text_encoder/ folder (single or sharded) or a single .safetensors file.
+
+    Reads only the embedding and layers 0..max(TAP_LAYERS); the rest of the file is never read.
+    """
+    path = Path(path)
+    if path.is_dir() and not (path / "config.json").is_file() and (path / "text_encoder").is_dir():
+        path = path / "text_encoder"
+    config = _read_config(path)
+    files = weight_files(path) if path.is_dir() else [path]
+    located = {name: (file, info) for file in files for name, info in read_header(file).tensors.items()}
+    prefix = _layout_prefix(path, located)
+    tower = {name[len(prefix) :]: located[name] for name in located if name.startswith(prefix)}
+    _refuse_quantised(path, config, tower)
+    if config:
+        cfg = TextEncoderConfig.from_hf(config, str(path))
+    else:
+        cfg = TextEncoderConfig.from_shapes({name: info.shape for name, (_, info) in tower.items()})
+    if cfg.num_layers <= max(TAP_LAYERS):
+        raise ModelFileError(
+            f"{path} has {cfg.num_layers} decoder layers, but Ideogram 4 taps layer {max(TAP_LAYERS)}, so at least "
+            f"{max(TAP_LAYERS) + 1} are needed. {_EXPECTED}"
+        )
+    wanted = {prefix + name: file for name, (file, _) in tower.items() if _is_needed(name)}
+    state = {name[len(prefix) :]: tensor for name, tensor in _read_tensors(wanted, device).items()}
+    return materialize(lambda: Qwen3TapEncoder(cfg), state, dtype=dtype, what="Qwen3-VL text encoder")
+
+
+def _is_needed(name: str) -> bool:
+    if name.startswith("layers."):
+        return int(name.split(".")[1]) <= max(TAP_LAYERS)
+    return name == "embed_tokens.weight"
+
+
+def _read_config(path: Path) -> dict:
+    """The transformers config of a folder ({} for a single file); ModelFileError if it is not Qwen3-VL."""
+    if not path.is_dir():
+        return {}
+    config_file = path / "config.json"
+    if not config_file.is_file():
+        raise ModelFileError(f"{path} has no config.json. {_EXPECTED}")
+    config = json.loads(config_file.read_text(encoding="utf-8"))
+    if config.get("model_type") != "qwen3_vl" or "text_config" not in config:
+        raise ModelFileError(f"{path} looks like {_describe_config(config)}, not a Qwen3-VL text encoder. {_EXPECTED}")
+    return config
+
+
+def _describe_config(config: Mapping) -> str:
+    if "_class_name" in config:
+        return f"a diffusers {config['_class_name']} folder"
+    if "model_type" not in config:
+        return "an unrecognised model"
+    architectures = ", ".join(config.get("architectures") or [])
+    return f"a {config['model_type']} model" + (f" ({architectures})" if architectures else "")
+
+
+def _layout_prefix(path: Path, names: Mapping[str, object]) -> str:
+    for prefix in LAYOUT_PREFIXES:
+        if f"{prefix}embed_tokens.weight" in names and f"{prefix}layers.0.self_attn.q_norm.weight" in names:
+            return prefix
+    if names and all(name.startswith(("visual.", "model.visual.")) for name in names):
+        found = "only a vision tower"
+    else:
+        found = f"tensors named like {next(iter(names), 'nothing')!r}"
+    raise ModelFileError(f"{path} holds {found}, not a Qwen3-VL language tower. {_EXPECTED}")
+
+
+def _refuse_quantised(path: Path, config: Mapping, tower: Mapping[str, tuple[Path, TensorInfo]]) -> None:
+    quantised = (
+        "quantization_config" in config
+        or config.get("ideogram_fp8_weight_only")
+        or any(name.endswith(_QUANT_MARKERS) or info.dtype not in _PLAIN_DTYPES for name, (_, info) in tower.items())
+    )
+    if quantised:
+        raise ModelFileError(
+            f"{path} is a quantised (fp8/nf4) text encoder, which is not supported yet. "
+            "Use the bf16 text encoder for now."
+        )
+
+
+def _read_tensors(wanted: Mapping[str, Path], device: torch.device | str) -> dict[str, torch.Tensor]:
+    """Read the named tensors straight onto `device`, opening each file once."""
+    by_file: dict[Path, list[str]] = {}
+    for name, file in wanted.items():
+        by_file.setdefault(file, []).append(name)
+    state: dict[str, torch.Tensor] = {}
+    for file, names in by_file.items():
+        with safe_open(str(file), framework="pt", device=str(device)) as f:
+            state.update({name: f.get_tensor(name) for name in names})
+    return state
+
+
+def find_tokenizer_folder(text_encoder_path: str | Path) -> Path:
+    """The tokenizer next to a text encoder: `../tokenizer/` (official layout) or the same folder (HF original)."""
+    path = Path(text_encoder_path)
+    folder = path if path.is_dir() else path.parent
+    for candidate in (folder / "tokenizer", folder.parent / "tokenizer", folder):
+        if (candidate / "tokenizer.json").is_file() or (candidate / "vocab.json").is_file():
+            return candidate
+    raise ModelFileError(
+        f"No tokenizer found next to {path}. Pass the tokenizer/ folder of the Ideogram 4 repo (or ComfyUI's bundled "
+        "Qwen tokenizer folder)."
+    )
+
+
+class TextEncoder:
+    """Captions in, per-token text features out: tokenizer + tap encoder, one caption at a time (no padding)."""
+
+    def __init__(self, model: Qwen3TapEncoder, tokenizer: CaptionTokenizer) -> None:
+        if tokenizer.vocab_size > model.config.vocab_size:
+            raise ModelFileError(
+                f"The tokenizer has {tokenizer.vocab_size} tokens but the text encoder only {model.config.vocab_size} "
+                "embeddings; they belong to different models. Use the tokenizer that ships with the text encoder."
+            )
+        self.model = model
+        self.tokenizer = tokenizer
+
+    @classmethod
+    def load(
+        cls,
+        text_encoder: str | Path,
+        tokenizer: str | Path | None = None,
+        *,
+        device: torch.device | str,
+        dtype: torch.dtype,
+    ) -> TextEncoder:
+        """Load both parts; the tokenizer folder is found next to the text encoder when not given."""
+        tokenizer_folder = find_tokenizer_folder(text_encoder) if tokenizer is None else Path(tokenizer)
+        caption_tokenizer = CaptionTokenizer.from_folder(tokenizer_folder)
+        return cls(load_text_encoder(text_encoder, device=device, dtype=dtype), caption_tokenizer)
+
+    @property
+    def feature_dim(self) -> int:
+        return self.model.config.feature_dim
+
+    @property
+    def device(self) -> torch.device:
+        return self.model.embed_tokens.weight.device
+
+    def count_tokens(self, caption: str) -> int:
+        """Tokens the encoder sees for this caption, template included."""
+        return self.tokenizer.count_tokens(caption)
+
+    def encode(self, captions: Sequence[str]) -> list[torch.Tensor]:
+        """Float32 features (L_i, feature_dim) per caption; all captions are checked before any is encoded."""
+        token_ids = [self.tokenizer.token_ids(caption) for caption in captions]
+        with torch.inference_mode():
+            return [self.model(torch.tensor(ids, device=self.device)) for ids in token_ids]

@@ -1,0 +1,97 @@
+"""Tiny Qwen3-VL text encoders and tokenizer folders in the official Ideogram 4 repo layout, for tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+
+_REPO = Path(__file__).resolve().parents[1]
+_TOKENIZER_CANDIDATES = [
+    Path(os.environ.get("IDEOGRAM4_QWEN_TOKENIZER", "/nonexistent")),
+    _REPO / "shared" / "reference" / "qwen_tokenizer",
+    _REPO.parent / "shared" / "reference" / "qwen_tokenizer",
+]
+
+# Renders exactly SPEC §3's template for one user message holding text parts, like Qwen3-VL's own template.
+CHAT_TEMPLATE = (
+    "{% for message in messages %}"
+    "{{ '<|im_start|>' + message['role'] + '\\n' }}"
+    "{% for part in message['content'] %}{{ part['text'] }}{% endfor %}"
+    "{{ '<|im_end|>\\n' }}"
+    "{% endfor %}"
+    "{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n' }}{% endif %}"
+)
+
+
+def qwen_tokenizer_source() -> Path:
+    """The real Qwen2 BPE files (vocab.json, merges.txt, tokenizer_config.json); skips the test when absent."""
+    for candidate in _TOKENIZER_CANDIDATES:
+        if (candidate / "vocab.json").is_file():
+            return candidate
+    pytest.skip("Qwen tokenizer reference files not found; set IDEOGRAM4_QWEN_TOKENIZER to their folder")
+
+
+def write_tokenizer(folder: Path) -> Path:
+    """A tokenizer/ folder: the real files, with a chat template that renders SPEC §3's template."""
+    source = qwen_tokenizer_source()
+    folder.mkdir(parents=True, exist_ok=True)
+    for name in ("vocab.json", "merges.txt"):
+        shutil.copyfile(source / name, folder / name)
+    config = json.loads((source / "tokenizer_config.json").read_text(encoding="utf-8"))
+    config["chat_template"] = CHAT_TEMPLATE
+    (folder / "tokenizer_config.json").write_text(json.dumps(config, ensure_ascii=False), encoding="utf-8")
+    return folder
+
+
+def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0):
+    """A random head-less Qwen3VLModel: full vocabulary, 32 wide, 2 heads / 1 KV head of 16, tiny vision tower."""
+    from transformers import Qwen3VLConfig, Qwen3VLModel
+
+    config = Qwen3VLConfig(
+        text_config={
+            "vocab_size": 151936,
+            "hidden_size": 32,
+            "intermediate_size": 64,
+            "num_hidden_layers": num_layers,
+            "num_attention_heads": 2,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "rms_norm_eps": 1e-6,
+            "initializer_range": 0.1,
+            "rope_parameters": {
+                "rope_type": "default",
+                "rope_theta": 5_000_000.0,
+                "mrope_section": [4, 2, 2],
+                "mrope_interleaved": True,
+            },
+        },
+        vision_config={
+            "depth": 1,
+            "hidden_size": 16,
+            "intermediate_size": 32,
+            "num_heads": 2,
+            "out_hidden_size": 32,
+            "patch_size": 4,
+            "num_position_embeddings": 16,
+            "deepstack_visual_indexes": [0],
+        },
+    )
+    torch.manual_seed(seed)
+    model = Qwen3VLModel(config).eval()
+    with torch.no_grad():
+        for name, param in model.language_model.named_parameters():
+            if "norm" in name:  # non-trivial norm weights so a missed or misplaced norm shows
+                param.uniform_(0.5, 1.5)
+    return model
+
+
+def write_text_encoder(model, folder: Path, max_shard_size: str | None = None) -> Path:
+    """Save in the official text_encoder/ layout (config.json + language_model.* / visual.* tensors)."""
+    kwargs = {"max_shard_size": max_shard_size} if max_shard_size else {}
+    model.save_pretrained(folder, **kwargs)
+    return folder
