@@ -70,27 +70,33 @@ def _original_shapes(header: SafetensorsHeader) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def load_transformer(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Ideogram4Transformer:
-    """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file."""
-    path = Path(path)
+def _locate(path: Path) -> tuple[list[Path], dict | None]:
+    """Weight files and the diffusers config (if any) of a folder or single file."""
     if path.is_dir():
-        files = weight_files(path)
         config_file = path / "config.json"
-        config = json.loads(config_file.read_text()) if config_file.is_file() else None
-    elif path.is_file():
-        files, config = [path], None
-    else:
-        raise ModelFileError(
-            f"Transformer not found: {path}. Point to the `transformer/` folder or a .safetensors file."
-        )
-    headers = [read_header(f) for f in files]
-    shapes = {k: v for h in headers for k, v in _original_shapes(h).items()}
+        return weight_files(path), json.loads(config_file.read_text()) if config_file.is_file() else None
+    if path.is_file():
+        return [path], None
+    raise ModelFileError(f"Transformer not found: {path}. Point to the `transformer/` folder or a .safetensors file.")
+
+
+def read_transformer_config(path: str | Path) -> TransformerConfig:
+    """The model's sizes from its config or its tensor shapes; reads headers only, never tensor data."""
+    path = Path(path)
+    files, config = _locate(path)
+    shapes = {k: v for f in files for k, v in _original_shapes(read_header(f)).items()}
     if DETECTION_KEY not in shapes:
         raise ModelFileError(
             f"{path} is not an Ideogram 4 transformer (no `{DETECTION_KEY}`). "
             "Use the `transformer/` folder of the Ideogram 4 download or an ideogram4 .safetensors file."
         )
-    cfg = TransformerConfig.from_dict(config) if config else infer_config(shapes)
+    return TransformerConfig.from_dict(config) if config else infer_config(shapes)
+
+
+def load_transformer(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Ideogram4Transformer:
+    """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file."""
+    cfg = read_transformer_config(path)
+    files, _ = _locate(Path(path))
     tensors = to_original_names(load_tensors(files))
     model = materialize(lambda: Ideogram4Transformer(cfg), tensors, dtype=dtype, what="Ideogram 4 transformer")
     return model.to(device)
