@@ -1,0 +1,147 @@
+// Mounts the caption editor into a container. Independent of ComfyUI: the host passes the stored
+// document and gets the new one back through onDocument.
+
+import { CanvasView } from "./canvas_view.js";
+import { captionPanel } from "./caption_panel.js";
+import { startChecker } from "./checker.js";
+import { createContext } from "./context.js";
+import { readDocument, writeDocument } from "./document.js";
+import { h } from "./dom.js";
+import { elementPanel } from "./element_panel.js";
+import { layersPanel } from "./layers_panel.js";
+import { scenePanel } from "./scene_panel.js";
+import { statusBar } from "./status_bar.js";
+import { injectStyles } from "./styles.js";
+import { toolbar } from "./toolbar.js";
+
+const NARROW_PX = 620;
+const TEXT_INPUT = /^(INPUT|TEXTAREA|SELECT)$/;
+
+function tabs(entries) {
+  const bar = h("div.ig4-tabs", { role: "tablist" });
+  const views = new Map();
+  const show = (name) => {
+    for (const [key, { button, body }] of views) {
+      button.classList.toggle("on", key === name);
+      body.hidden = key !== name;
+    }
+  };
+  for (const [name, label, body] of entries) {
+    const button = h("button.ig4-tab", { type: "button", role: "tab", textContent: label, dataset: { tab: name }, on: { click: () => show(name) } });
+    bar.append(button);
+    views.set(name, { button, body });
+  }
+  show(entries[0][0]);
+  return { bar, bodies: entries.map((e) => e[2]), show };
+}
+
+/**
+ * opts: {document: string (see document.js), onDocument(text), backend: {check}|null,
+ * aspect: {width, height}}. Returns the editor API.
+ */
+export function mountEditor(container, opts = {}) {
+  injectStyles();
+  const initial = readDocument(opts.document);
+  const ctx = createContext(initial.state, initial.prefs);
+  let lastDocument = opts.document ?? "";
+  const banner = h("div.ig4-banner", { hidden: true });
+
+  const canvas = new CanvasView(ctx);
+  let side = null;
+  const reveal = (id) => {
+    if (id) ctx.selection.set([id]);
+    side.show("layers");
+  };
+  side = tabs([
+    ["layers", "Elements", h("div.ig4-tab-body", {}, layersPanel(ctx), elementPanel(ctx))],
+    ["scene", "Scene & style", h("div.ig4-tab-body", {}, scenePanel(ctx))],
+    ["caption", "Caption", h("div.ig4-tab-body", {}, captionPanel(ctx, opts.backend ?? null, { onReveal: reveal }))],
+  ]);
+  const root = h(
+    "div.ig4-editor",
+    { tabIndex: -1 },
+    toolbar(ctx),
+    banner,
+    h("div.ig4-main", {}, canvas.el, h("div.ig4-side", {}, side.bar, ...side.bodies)),
+    statusBar(ctx, { onVerdictClick: () => side.show("caption") }),
+  );
+  container.append(root);
+
+  const showBanner = (error) => {
+    banner.hidden = !error;
+    banner.textContent = error ? `The stored caption is not valid JSON (${error}). Paste it into Caption › Import to repair it; editing here replaces it.` : "";
+  };
+  showBanner(initial.error);
+
+  const save = () => {
+    lastDocument = writeDocument(ctx.store.state, ctx.prefs);
+    showBanner(null);
+    opts.onDocument?.(lastDocument);
+  };
+  ctx.store.subscribe((state, meta) => meta.transient || meta.reason === "load" || save());
+  ctx.hub.on("prefs", ({ silent }) => silent || save());
+  ctx.hub.on("selection", (ids) => ids.length && side.show("layers"));
+  const stopChecker = startChecker(ctx, opts.backend ?? null);
+
+  // Keys are taken at window capture so that the host (ComfyUI shortcuts, litegraph) never sees them.
+  const onKey = (e) => {
+    if (!root.contains(e.target)) return;
+    e.stopPropagation();
+    if (TEXT_INPUT.test(e.target.tagName)) return;
+    const mod = e.ctrlKey || e.metaKey;
+    const key = e.key.toLowerCase();
+    if (mod && key === "z") e.shiftKey ? ctx.store.redo() : ctx.store.undo();
+    else if (mod && key === "y") ctx.store.redo();
+    else if (e.target !== canvas.canvas || !canvas.handleKey(e)) return;
+    e.preventDefault();
+  };
+  window.addEventListener("keydown", onKey, true);
+
+  const resizeObserver = new ResizeObserver(() => root.classList.toggle("ig4-narrow", root.clientWidth < NARROW_PX));
+  resizeObserver.observe(root);
+
+  const api = {
+    root,
+    ctx,
+    /** Load a document written elsewhere (workflow load, paste, Python); ignores our own echo. */
+    setDocument(text) {
+      if ((text ?? "") === lastDocument) return;
+      lastDocument = text ?? "";
+      const doc = readDocument(text);
+      showBanner(doc.error);
+      ctx.selection.set([]);
+      ctx.setPrefs(doc.prefs, { silent: true });
+      ctx.store.reset(doc.state);
+    },
+    getDocument: () => lastDocument,
+    setAspect(width, height) {
+      const aspect = width > 0 && height > 0 ? width / height : 1;
+      if (aspect === ctx.aspect) return;
+      ctx.aspect = aspect;
+      ctx.hub.emit("aspect", aspect);
+    },
+    /** Show an image (URL) under the boxes; null removes it. */
+    setUnderlay(url) {
+      if (!url) {
+        ctx.underlay = null;
+        ctx.hub.emit("underlay", null);
+        return;
+      }
+      const img = new Image();
+      img.onload = () => {
+        ctx.underlay = img;
+        ctx.hub.emit("underlay", img);
+      };
+      img.src = url;
+    },
+    destroy() {
+      window.removeEventListener("keydown", onKey, true);
+      resizeObserver.disconnect();
+      canvas.destroy();
+      stopChecker();
+      root.remove();
+    },
+  };
+  if (opts.aspect) api.setAspect(opts.aspect.width, opts.aspect.height);
+  return api;
+}

@@ -1,0 +1,42 @@
+// Bottom bar: verdict, token count (exact from the engine, "≈" estimate offline), selection box.
+
+import { MAX_TOKENS } from "./constants.js";
+import { h } from "./dom.js";
+
+export function statusBar(ctx, { onVerdictClick }) {
+  const verdict = h("button.ig4-pill", { type: "button", title: "Show problems", on: { click: onVerdictClick } });
+  const tokens = h("span.ig4-tokens");
+  const meter = h("span.ig4-meter", {}, h("span.ig4-meter-fill"));
+  const info = h("span.ig4-info");
+
+  function renderReport() {
+    const r = ctx.report;
+    const errors = r.problems.filter((p) => p.severity === "error").length;
+    const warnings = r.problems.length - errors;
+    verdict.className = `ig4-pill ${r.valid ? (warnings ? "warn" : "ok") : "bad"}`;
+    verdict.textContent = r.valid ? (warnings ? `✓ Valid · ${warnings} warning${warnings > 1 ? "s" : ""}` : "✓ Valid") : `✕ ${errors} error${errors > 1 ? "s" : ""}`;
+    const count = r.tokens ?? 0;
+    tokens.textContent = `${r.exact ? "" : "≈ "}${count} / ${MAX_TOKENS} tokens`;
+    tokens.title = r.exact ? "Exact count (Qwen tokenizer, from the engine)" : "Estimate — the exact count needs the ComfyUI server";
+    meter.classList.toggle("over", count > MAX_TOKENS);
+    meter.firstChild.style.width = `${Math.min(100, (count / MAX_TOKENS) * 100)}%`;
+  }
+
+  function renderInfo() {
+    const els = ctx.store.state.elements;
+    const sel = els.filter((e) => ctx.selection.has(e.id));
+    const one = sel.length === 1 && sel[0].bbox;
+    info.textContent = one
+      ? `[${sel[0].bbox.join(", ")}]`
+      : sel.length > 1
+        ? `${sel.length} selected`
+        : `${els.length} element${els.length === 1 ? "" : "s"}`;
+  }
+
+  ctx.hub.on("report", renderReport);
+  ctx.hub.on("state", renderInfo);
+  ctx.hub.on("selection", renderInfo);
+  renderReport();
+  renderInfo();
+  return h("div.ig4-status", {}, verdict, tokens, meter, h("span.ig4-spacer"), info);
+}
