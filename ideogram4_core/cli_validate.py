@@ -1,7 +1,7 @@
 """``python -m ideogram4_core validate CAPTION_FILE``: report a caption's problems and the available repairs.
 
 Exit status: 0 valid (warnings allowed), 1 the caption has errors, 2 the file cannot be read.
-Wire it with ``add_parser(subparsers)``; the parser's ``func`` default is ``run``.
+Wire it with ``add_parser(subparsers)``; the parser's ``run`` default is ``run``.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     parser.add_argument("caption_file", metavar="CAPTION_FILE", help="caption JSON file (UTF-8)")
     parser.add_argument("--tokenizer", metavar="DIR", help="Qwen tokenizer folder (default: $IDEOGRAM4_TOKENIZER)")
     parser.add_argument("--json", action="store_true", help="print the full check result as JSON")
-    parser.set_defaults(func=run)
+    parser.set_defaults(run=run)
     return parser
 
 

@@ -2,7 +2,9 @@
 
 from comfy_api.latest import ComfyExtension, io
 
+from .caption_builder import IG4_CaptionBuilder
+
 
 class Ideogram4Extension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
-        return []
+        return [IG4_CaptionBuilder]

@@ -1,0 +1,102 @@
+"""``IG4_CaptionBuilder`` — "Ideogram 4 · Caption Builder": the visual editor's node (thin shell over the engine).
+
+Inputs: ``width``/``height`` (multiples of 16), ``document`` (STRING, written by the web editor), ``strict``
+(Boolean); optional ``caption`` (STRING from upstream, e.g. an LLM: forgivingly imported and, when non-empty,
+used instead of the document's caption) and ``reference_image`` (IMAGE shown under the editor's canvas).
+Outputs: the canonical caption STRING, width, height.
+
+Document format (the ``document`` widget's JSON text)::
+
+    {"caption": {<caption object>}, "editor": {<web widget state; never read by the backend>}}
+
+A bare caption object or caption text is accepted too; "" means no caption yet. Anything the output must
+contain belongs in ``caption`` (e.g. hidden elements live in ``editor`` and are left out of ``caption``).
+
+UI payload sent back after a run: ``{"text": [status lines], "caption": [canonical caption],
+"images": [...] (the reference image, when connected)}`` — the widget can load ``caption`` after an import.
+Tokenizer for exact token counts: ``$IDEOGRAM4_TOKENIZER``, else ComfyUI's bundled Qwen tokenizer.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+from typing import Any
+
+from comfy_api.latest import io, ui
+
+from ..ideogram4_core.caption import build_caption, configured_tokenizer_dir
+from .routes import register_routes
+
+COMFY_TOKENIZER = Path("text_encoders") / "qwen25_tokenizer"
+
+
+def tokenizer_dir() -> Path | None:
+    """The configured tokenizer folder, else the Qwen tokenizer bundled with ComfyUI (if present)."""
+    configured = configured_tokenizer_dir()
+    if configured is not None:
+        return configured
+    spec = importlib.util.find_spec("comfy")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        candidate = Path(location) / COMFY_TOKENIZER
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+class IG4_CaptionBuilder(io.ComfyNode):
+    """Builds the Ideogram 4 JSON caption from the visual editor's document or an imported caption."""
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        size = {"default": 1024, "min": 256, "max": 2048, "step": 16}
+        return io.Schema(
+            node_id="IG4_CaptionBuilder",
+            display_name="Ideogram 4 · Caption Builder",
+            category="Ideogram 4",
+            description="Draw boxes, palettes and text on a canvas; outputs the canonical JSON caption.",
+            search_aliases=["ideogram", "caption", "bbox", "json prompt", "prompt builder"],
+            inputs=[
+                io.Int.Input("width", **size, tooltip="Image width (multiple of 16)."),
+                io.Int.Input("height", **size, tooltip="Image height (multiple of 16)."),
+                io.String.Input("document", multiline=True, default="", tooltip="Editor state, written by the editor."),
+                io.Boolean.Input(
+                    "strict",
+                    default=False,
+                    tooltip="On: stop on any caption error. Off: repair what is safe and show the rest as warnings.",
+                ),
+                io.String.Input(
+                    "caption",
+                    optional=True,
+                    force_input=True,
+                    tooltip="Caption to import (e.g. from an LLM); replaces the editor's caption when not empty.",
+                ),
+                io.Image.Input("reference_image", optional=True, tooltip="Shown under the editor's canvas."),
+            ],
+            outputs=[
+                io.String.Output(display_name="caption"),
+                io.Int.Output(display_name="width"),
+                io.Int.Output(display_name="height"),
+            ],
+        )
+
+    @classmethod
+    def execute(
+        cls,
+        width: int,
+        height: int,
+        document: str,
+        strict: bool,
+        caption: str | None = None,
+        reference_image: Any = None,
+    ) -> io.NodeOutput:
+        result = build_caption(
+            document, width, height, strict=strict, import_text=caption or "", tokenizer_dir=tokenizer_dir()
+        )
+        payload: dict[str, Any] = {"text": ["\n".join(result.lines)], "caption": [result.caption]}
+        if reference_image is not None:
+            payload |= ui.PreviewImage(reference_image, cls=cls).as_dict()
+        return io.NodeOutput(result.caption, result.width, result.height, ui=payload)
+
+
+register_routes(tokenizer_dir)

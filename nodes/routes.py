@@ -1,0 +1,45 @@
+"""Server route ``POST /ideogram4/caption/check``: a thin aiohttp wrapper around the engine's ``check_request``.
+
+Request: ``{"caption": <caption text or object>, "width"?: int, "height"?: int}``.
+Response 200: ``{"valid", "problems": [{path, message, fix, severity}], "repairs": [{path, message}],
+"canonical": str, "canonical_valid", "canonical_problems", "tokens": {count, exact, label, limit, note}}``;
+400: ``{"error": str}``. Full contract: ``ideogram4_core/caption/check.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+from ..ideogram4_core.caption import check_request
+
+CHECK_ROUTE = "/ideogram4/caption/check"
+_registered = False
+
+
+def register_routes(tokenizer_dir: Callable[[], Path | None]) -> bool:
+    """Add the route to ComfyUI's server when one is running; True if it is (now) registered."""
+    global _registered
+    if _registered:
+        return True
+    try:
+        from aiohttp import web
+        from server import PromptServer
+    except ImportError:
+        return False
+    if getattr(PromptServer, "instance", None) is None:
+        return False
+
+    async def check(request: web.Request) -> web.Response:
+        try:
+            body = await request.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "the request body is not JSON"}, status=400)
+        status, payload = await asyncio.to_thread(check_request, body, tokenizer_dir=tokenizer_dir())
+        return web.json_response(payload, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+
+    PromptServer.instance.routes.post(CHECK_ROUTE)(check)
+    _registered = True
+    return True

@@ -1,0 +1,167 @@
+"""The Caption Builder node and the check route, with a stand-in for ComfyUI's ``comfy_api`` (CI has no ComfyUI).
+
+The pack is imported under an alias package so the node's relative imports resolve as inside ComfyUI,
+without running the pack's or ``nodes``' ``__init__`` (which would import every other node).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import sys
+import types
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CORPUS = json.loads((ROOT / "tests" / "caption_corpus" / "corpus.json").read_text(encoding="utf-8"))
+PHOTO = next(e["caption"] for e in CORPUS if e["name"] == "photo_full")
+
+
+def _socket(kind: str) -> SimpleNamespace:
+    return SimpleNamespace(
+        Input=lambda id, **kw: SimpleNamespace(kind=kind, id=id, **kw),
+        Output=lambda **kw: SimpleNamespace(kind=kind, **kw),
+    )
+
+
+def _fake_comfy_api() -> dict[str, types.ModuleType]:
+    io = types.ModuleType("comfy_api.latest.io")
+    io.ComfyNode = object
+    io.Schema = lambda **kw: SimpleNamespace(**kw)
+    io.NodeOutput = lambda *values, ui=None: SimpleNamespace(values=values, ui=ui)
+    for name in ("Int", "String", "Boolean", "Image"):
+        setattr(io, name, _socket(name.upper()))
+    ui = types.ModuleType("comfy_api.latest.ui")
+    ui.PreviewImage = lambda image, cls=None: SimpleNamespace(as_dict=lambda: {"images": ["preview.png"]})
+    latest = types.ModuleType("comfy_api.latest")
+    latest.io, latest.ui = io, ui
+    return {"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest}
+
+
+def _package(name: str, path: Path) -> types.ModuleType:
+    module = types.ModuleType(name)
+    module.__path__ = [str(path)]
+    return module
+
+
+@pytest.fixture
+def pack(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    """The pack root as package ``ig4pack`` with a fake comfy_api installed."""
+    modules = {
+        **_fake_comfy_api(),
+        "ig4pack": _package("ig4pack", ROOT),
+        "ig4pack.nodes": _package("ig4pack.nodes", ROOT / "nodes"),
+    }
+    for name, module in modules.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    yield importlib.import_module("ig4pack")
+    for name in [n for n in sys.modules if n.startswith("ig4pack.")]:
+        monkeypatch.delitem(sys.modules, name)
+
+
+@pytest.fixture
+def node(pack: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> type:
+    monkeypatch.delenv("IDEOGRAM4_TOKENIZER", raising=False)
+    return importlib.import_module("ig4pack.nodes.caption_builder").IG4_CaptionBuilder
+
+
+def test_schema(node: type) -> None:
+    schema = node.define_schema()
+    assert (schema.node_id, schema.display_name, schema.category) == (
+        "IG4_CaptionBuilder",
+        "Ideogram 4 · Caption Builder",
+        "Ideogram 4",
+    )
+    inputs = {i.id: i for i in schema.inputs}
+    assert list(inputs) == ["width", "height", "document", "strict", "caption", "reference_image"]
+    assert inputs["width"].step == 16 and inputs["caption"].optional and inputs["reference_image"].kind == "IMAGE"
+    assert [o.kind for o in schema.outputs] == ["STRING", "INT", "INT"]
+
+
+def test_execute_document(node: type) -> None:
+    document = json.dumps({"caption": PHOTO, "editor": {"hidden": []}})
+    out = node.execute(width=1024, height=768, document=document, strict=True)
+    caption, width, height = out.values
+    assert json.loads(caption) == PHOTO and (width, height) == (1024, 768)
+    assert out.ui["caption"] == [caption] and "tokens: ≈" in out.ui["text"][0]
+
+
+def test_execute_import_repairs_and_reference_image(node: type) -> None:
+    llm = "```json\n" + json.dumps({"aspect_ratio": "4:3", "background": "b", "elements": []}) + "\n```"
+    out = node.execute(width=1024, height=768, document="", strict=False, caption=llm, reference_image=object())
+    assert out.values[0] == '{"compositional_deconstruction":{"background":"b","elements":[]}}'
+    assert "repair: aspect_ratio" in out.ui["text"][0] and out.ui["images"] == ["preview.png"]
+
+
+def test_strict_raises_with_paths(node: type, pack: types.ModuleType) -> None:
+    errors = importlib.import_module("ig4pack.ideogram4_core.errors")
+    bad = {
+        **PHOTO,
+        "compositional_deconstruction": {
+            "background": "b",
+            "elements": [{"type": "obj", "bbox": [9, 0, 1, 5], "desc": "d"}],
+        },
+    }
+    with pytest.raises(errors.CaptionError, match=r"compositional_deconstruction\.elements\[0\]\.bbox: y_min"):
+        node.execute(width=1024, height=768, document=json.dumps(bad), strict=True)
+    out = node.execute(width=1024, height=768, document=json.dumps(bad), strict=False)
+    assert "error: compositional_deconstruction.elements[0].bbox" in out.ui["text"][0]
+
+
+def test_empty_and_bad_sizes_raise(node: type, pack: types.ModuleType) -> None:
+    errors = importlib.import_module("ig4pack.ideogram4_core.errors")
+    with pytest.raises(errors.CaptionError, match="empty"):
+        node.execute(width=1024, height=1024, document="", strict=False)
+    with pytest.raises(errors.Ideogram4Error, match="6:1"):
+        node.execute(width=2048, height=256, document=json.dumps(PHOTO), strict=False)
+
+
+def test_tokenizer_from_environment(node: type, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("IDEOGRAM4_TOKENIZER", str(tmp_path))
+    assert sys.modules["ig4pack.nodes.caption_builder"].tokenizer_dir() == tmp_path
+
+
+def test_route_registers_only_with_a_server(pack: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    routes = importlib.import_module("ig4pack.nodes.routes")
+    monkeypatch.setattr(routes, "_registered", False)
+    monkeypatch.setitem(sys.modules, "server", None)  # no ComfyUI server importable
+    assert routes.register_routes(lambda: None) is False
+
+
+def test_route_handler(pack: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
+    import asyncio
+
+    handlers = {}
+    server = types.ModuleType("server")
+    routes_table = SimpleNamespace(post=lambda path: lambda fn: handlers.setdefault(path, fn))
+    server.PromptServer = SimpleNamespace(instance=SimpleNamespace(routes=routes_table))
+    web = types.ModuleType("aiohttp.web")
+    web.Request = object
+    web.Response = object
+    web.json_response = lambda payload, status=200, dumps=json.dumps: SimpleNamespace(
+        text=dumps(payload), status=status
+    )
+    aiohttp = types.ModuleType("aiohttp")
+    aiohttp.web = web
+    for name, module in {"server": server, "aiohttp": aiohttp, "aiohttp.web": web}.items():
+        monkeypatch.setitem(sys.modules, name, module)
+    routes = importlib.import_module("ig4pack.nodes.routes")
+    monkeypatch.setattr(routes, "_registered", False)
+    assert routes.register_routes(lambda: None)
+    handler = handlers["/ideogram4/caption/check"]
+
+    async def call(body: object) -> SimpleNamespace:
+        async def read() -> object:
+            if isinstance(body, Exception):
+                raise body
+            return body
+
+        return await handler(SimpleNamespace(json=read))
+
+    ok = asyncio.run(call({"caption": {**PHOTO, "high_level_description": "Café"}}))
+    assert ok.status == 200 and json.loads(ok.text)["valid"] and "Café" in ok.text
+    assert asyncio.run(call({"nope": 1})).status == 400
+    assert asyncio.run(call(json.JSONDecodeError("x", "", 0))).status == 400
