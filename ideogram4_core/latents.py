@@ -14,11 +14,11 @@ from importlib import resources
 
 import torch
 
+from .sizes import PIXELS_PER_TOKEN
+
 PATCH = 2
 VAE_CHANNELS = 32
 TOKEN_CHANNELS = VAE_CHANNELS * PATCH * PATCH
-VAE_SCALE = 8  # pixels per VAE latent cell
-PIXELS_PER_TOKEN = VAE_SCALE * PATCH
 
 
 @cache

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from .errors import Ideogram4Error
-from .latents import PIXELS_PER_TOKEN
 
+PIXELS_PER_TOKEN = 16  # 8× VAE downscale, then 2×2 patches
 MIN_SIDE, MAX_SIDE, MAX_ASPECT = 256, 2048, 6.0
 
 
@@ -12,10 +12,9 @@ def check_size(width: int, height: int, *, full_size: bool = True) -> None:
     """Multiples of 16 always; the 256–2048 range and 6:1 aspect cap apply to the released model's size."""
     for name, value in (("width", width), ("height", height)):
         if value <= 0 or value % PIXELS_PER_TOKEN:
-            lower = max(PIXELS_PER_TOKEN, value // PIXELS_PER_TOKEN * PIXELS_PER_TOKEN)
-            raise Ideogram4Error(
-                f"{name} {value} is not a positive multiple of {PIXELS_PER_TOKEN}; use {lower} or {lower + 16}."
-            )
+            step = PIXELS_PER_TOKEN
+            lower = max(step, value // step * step)
+            raise Ideogram4Error(f"{name} {value} is not a positive multiple of {step}; use {lower} or {lower + step}.")
     if not full_size:
         return
     for name, value in (("width", width), ("height", height)):
