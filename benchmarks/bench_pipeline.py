@@ -50,7 +50,7 @@ def poster_caption(target_tokens: int = 450) -> str:
     """A realistic JSON caption of roughly `target_tokens` tokens."""
     elements = []
     i = 0
-    while len(json.dumps(elements)) < target_tokens * 3.2:
+    while len(json.dumps(elements)) < target_tokens * 2.4:
         elements.append(
             {
                 "type": "text" if i % 2 else "obj",
@@ -163,6 +163,8 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--size", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    from ideogram4_core.tokenizer import CaptionTokenizer
+
     config = CONFIGS[args.config]
     if args.worker:
         result = run_worker(args.worker, args.folder, *args.size, config["steps"], config["dtype"])
@@ -170,7 +172,8 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory(prefix="ideogram4-bench-") as tmp:
         write_model(Path(tmp), config)
-        print(f"config {args.config}: {config['steps']} steps, {config['dtype']}, caption ≈450 tokens", flush=True)
+        tokens = CaptionTokenizer.from_folder(Path(tmp) / "tokenizer").count_tokens(poster_caption())
+        print(f"config {args.config}: {config['steps']} steps, {config['dtype']}, caption {tokens} tokens", flush=True)
         for width, height in config["sizes"]:
             results = {side: _spawn(args.config, side, Path(tmp), width, height) for side in ("oracle", "ours")}
             ours, oracle = results["ours"], results["oracle"]
