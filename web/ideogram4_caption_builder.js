@@ -5,7 +5,7 @@
 
 import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
-import { CHECK_ROUTE, DOCUMENT_WIDGET, NODE_TYPE } from "./lib/constants.js";
+import { CHECK_ROUTE, DOCUMENT_WIDGET, NODE_TYPE, REFERENCE_INPUT } from "./lib/constants.js";
 import { mountEditor } from "./lib/editor.js";
 
 const EDITOR_MIN_HEIGHT = 460;
@@ -65,9 +65,9 @@ function downstreamIds(node) {
   return seen;
 }
 
-/** Image URL of whatever feeds the optional `reference` input, if anything. */
+/** Image URL of whatever feeds the optional reference input, if anything. */
 function referenceUrl(node) {
-  const input = node.inputs?.find((i) => i.name === "reference");
+  const input = node.inputs?.find((i) => i.name === REFERENCE_INPUT);
   const link = input?.link != null ? linkOf(node.graph, input.link) : null;
   const source = link && node.graph.getNodeById(link.origin_id);
   if (!source) return null;
@@ -172,13 +172,15 @@ app.registerExtension({
 
   setup() {
     api.addEventListener("executed", ({ detail }) => {
-      const images = detail?.output?.images;
-      if (!images?.length) return;
-      const url = viewUrl(images.at(-1));
+      const output = detail?.output ?? {};
+      const url = output.images?.length ? viewUrl(output.images.at(-1)) : null;
       for (const node of app.graph?.nodes ?? []) {
         if (!node.ig4) continue;
-        if (String(detail.node) === String(node.id)) node.ig4.ownImage = url;
-        else if (downstreamIds(node).has(String(detail.node))) node.ig4.lastResult = url;
+        if (String(detail.node) === String(node.id)) {
+          // The node reports the caption it used: differs from ours when the caption input was imported.
+          if (output.caption?.[0]) node.ig4.editor.offerCaption(output.caption[0]);
+          node.ig4.ownImage = url;
+        } else if (url && downstreamIds(node).has(String(detail.node))) node.ig4.lastResult = url;
         node.ig4.refreshUnderlay();
       }
     });

@@ -92,6 +92,8 @@ export class CanvasView {
     const dpr = this.canvas.width / w;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
     const { ctx } = this;
+    // Active snap guides, also exposed as an attribute (inspection, tests): "x:500 y:120".
+    this.canvas.dataset.guides = this.guides.map((guide) => `${guide.axis}:${guide.v}`).join(" ");
     drawScene(g, {
       w,
       h: hgt,

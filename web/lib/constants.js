@@ -1,7 +1,10 @@
 // Shared constants of the caption format (SPEC §6) and of the editor.
 
-/** Name of the node's STRING widget that stores the caption document (JSON text). */
-export const DOCUMENT_WIDGET = "caption_document";
+/** Name of the node's STRING widget that stores the editor document (JSON text, see document.js). */
+export const DOCUMENT_WIDGET = "document";
+
+/** The node's optional IMAGE input shown under the canvas. */
+export const REFERENCE_INPUT = "reference_image";
 
 /** Node type the editor attaches to. */
 export const NODE_TYPE = "IG4_CaptionBuilder";

@@ -2,6 +2,7 @@
 // The engine reads only "caption" (a bare caption is accepted too); "editor" is this widget's own state.
 
 import { emptyState, fromCaption, toCaption } from "./model.js";
+import { fixedProblems } from "./repair.js";
 
 /** Canonical caption text: keys in trained order, minified, literal non-ASCII (as the engine writes it). */
 export const captionText = (state) => JSON.stringify(toCaption(state));
@@ -9,19 +10,23 @@ export const captionText = (state) => JSON.stringify(toCaption(state));
 export const writeDocument = (state, prefs) => JSON.stringify({ caption: toCaption(state), editor: prefs });
 
 /**
- * Read a stored document. Returns {state, prefs, error}: error is set (and state empty) when the
- * caption cannot be read as JSON; an empty document is an empty caption.
+ * Read a stored document. Returns {state, prefs, error, adjustments}: error is set (and state empty)
+ * when the caption cannot be read as JSON; adjustments lists what the editor had to change to hold
+ * the caption (e.g. a box with min > max); an empty document is an empty caption.
  */
 export function readDocument(text) {
-  if (!text?.trim()) return { state: emptyState(), prefs: {}, error: null };
+  const empty = { state: emptyState(), prefs: {}, error: null, adjustments: [] };
+  if (!text?.trim()) return empty;
   try {
     const doc = JSON.parse(text);
     const wrapped = doc && typeof doc === "object" && !Array.isArray(doc) && "caption" in doc;
-    const caption = wrapped ? doc.caption : doc;
+    const raw = wrapped ? doc.caption : doc;
+    const caption = typeof raw === "string" ? JSON.parse(raw) : raw;
+    const state = fromCaption(caption);
     const prefs = wrapped && doc.editor && typeof doc.editor === "object" ? doc.editor : {};
-    return { state: fromCaption(typeof caption === "string" ? JSON.parse(caption) : caption), prefs, error: null };
+    return { state, prefs, error: null, adjustments: fixedProblems(caption, toCaption(state)) };
   } catch (err) {
-    return { state: emptyState(), prefs: {}, error: err.message };
+    return { ...empty, error: err.message };
   }
 }
 

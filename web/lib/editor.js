@@ -5,9 +5,10 @@ import { CanvasView } from "./canvas_view.js";
 import { captionPanel } from "./caption_panel.js";
 import { startChecker } from "./checker.js";
 import { createContext } from "./context.js";
-import { readDocument, writeDocument } from "./document.js";
+import { captionText, readDocument, writeDocument } from "./document.js";
 import { h } from "./dom.js";
 import { elementPanel } from "./element_panel.js";
+import { importCaption } from "./importer.js";
 import { layersPanel } from "./layers_panel.js";
 import { scenePanel } from "./scene_panel.js";
 import { statusBar } from "./status_bar.js";
@@ -45,6 +46,15 @@ export function mountEditor(container, opts = {}) {
   const ctx = createContext(initial.state, initial.prefs);
   let lastDocument = opts.document ?? "";
   const banner = h("div.ig4-banner", { hidden: true });
+  let offered = "";
+  const offer = h(
+    "div.ig4-banner.ig4-offer",
+    { hidden: true },
+    h("span", { textContent: "The last run used a caption (from the caption input) that differs from this one." }),
+    h("span.ig4-spacer"),
+    h("button.ig4-btn.ig4-primary", { type: "button", textContent: "Load into editor", on: { click: () => importCaption(ctx, opts.backend ?? null, offered).then(() => (offer.hidden = true)) } }),
+    h("button.ig4-btn", { type: "button", textContent: "Dismiss", on: { click: () => (offer.hidden = true) } }),
+  );
 
   const canvas = new CanvasView(ctx);
   let side = null;
@@ -62,16 +72,20 @@ export function mountEditor(container, opts = {}) {
     { tabIndex: -1 },
     toolbar(ctx),
     banner,
+    offer,
     h("div.ig4-main", {}, canvas.el, h("div.ig4-side", {}, side.bar, ...side.bodies)),
     statusBar(ctx, { onVerdictClick: () => side.show("caption") }),
   );
   container.append(root);
 
-  const showBanner = (error) => {
-    banner.hidden = !error;
-    banner.textContent = error ? `The stored caption is not valid JSON (${error}). Paste it into Caption › Import to repair it; editing here replaces it.` : "";
+  const showBanner = (doc) => {
+    const fixes = doc?.adjustments?.map((a) => `${a.path || "caption"}: ${a.message}`).join("; ");
+    banner.hidden = !doc?.error && !fixes;
+    banner.textContent = doc?.error
+      ? `The stored caption is not valid JSON (${doc.error}). Paste it into Caption › Import to repair it; editing here replaces it.`
+      : `Adjusted to load into the editor (saved with your next edit) — ${fixes}`;
   };
-  showBanner(initial.error);
+  showBanner(initial);
 
   const save = () => {
     lastDocument = writeDocument(ctx.store.state, ctx.prefs);
@@ -83,11 +97,11 @@ export function mountEditor(container, opts = {}) {
   ctx.hub.on("selection", (ids) => ids.length && side.show("layers"));
   const stopChecker = startChecker(ctx, opts.backend ?? null);
 
-  // Keys are taken at window capture so that the host (ComfyUI shortcuts, litegraph) never sees them.
+  // Keys stop at the editor's root so the host (ComfyUI shortcuts: delete node, graph undo…) never
+  // sees them; fields inside still get them first.
   const onKey = (e) => {
-    if (!root.contains(e.target)) return;
     e.stopPropagation();
-    if (TEXT_INPUT.test(e.target.tagName)) return;
+    if (e.type !== "keydown" || TEXT_INPUT.test(e.target.tagName)) return;
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
     if (mod && key === "z") e.shiftKey ? ctx.store.redo() : ctx.store.undo();
@@ -95,7 +109,8 @@ export function mountEditor(container, opts = {}) {
     else if (e.target !== canvas.canvas || !canvas.handleKey(e)) return;
     e.preventDefault();
   };
-  window.addEventListener("keydown", onKey, true);
+  root.addEventListener("keydown", onKey);
+  root.addEventListener("keyup", onKey);
 
   const resizeObserver = new ResizeObserver(() => root.classList.toggle("ig4-narrow", root.clientWidth < NARROW_PX));
   resizeObserver.observe(root);
@@ -108,12 +123,17 @@ export function mountEditor(container, opts = {}) {
       if ((text ?? "") === lastDocument) return;
       lastDocument = text ?? "";
       const doc = readDocument(text);
-      showBanner(doc.error);
+      showBanner(doc);
       ctx.selection.set([]);
       ctx.setPrefs(doc.prefs, { silent: true });
       ctx.store.reset(doc.state);
     },
     getDocument: () => lastDocument,
+    /** Offer to load a caption produced elsewhere (e.g. the node's imported input) unless it is ours. */
+    offerCaption(text) {
+      offered = text;
+      offer.hidden = text === captionText(ctx.store.state);
+    },
     setAspect(width, height) {
       const aspect = width > 0 && height > 0 ? width / height : 1;
       if (aspect === ctx.aspect) return;
@@ -135,7 +155,6 @@ export function mountEditor(container, opts = {}) {
       img.src = url;
     },
     destroy() {
-      window.removeEventListener("keydown", onKey, true);
       resizeObserver.disconnect();
       canvas.destroy();
       stopChecker();

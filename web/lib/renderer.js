@@ -60,15 +60,19 @@ function ellipsize(g, text, maxWidth) {
 function drawLiteralText(g, el, px) {
   const text = el.text.trim();
   if (!text) return;
-  const size = Math.max(9, Math.min(px.h * 0.5, (px.w / Math.max(4, text.length)) * 1.7, 64));
-  g.font = `600 ${size}px Inter, system-ui, sans-serif`;
+  const font = (size) => `600 ${size}px Inter, system-ui, sans-serif`;
+  let size = Math.min(px.h * 0.6, 72);
+  g.font = font(size);
+  size = Math.max(8, Math.min(size, (size * (px.w - 12)) / g.measureText(text).width));
+  g.font = font(size);
   g.fillStyle = el.palette[0] ?? "rgba(255,255,255,0.85)";
   g.globalAlpha = 0.9;
   g.textAlign = "center";
   g.textBaseline = "middle";
-  g.fillText(ellipsize(g, text, px.w - 8), px.x + px.w / 2, px.y + px.h / 2 + 6, px.w - 8);
+  g.fillText(ellipsize(g, text, px.w - 8), px.x + px.w / 2, px.y + px.h / 2);
   g.globalAlpha = 1;
   g.textAlign = "left";
+  g.textBaseline = "alphabetic";
 }
 
 function drawLabel(g, el, index, px, hue, selected) {
@@ -80,20 +84,21 @@ function drawLabel(g, el, index, px, hue, selected) {
   const maxW = Math.max(0, px.w - tagW - 22);
   const label = `${kind} ${ellipsize(g, body, maxW)}`;
   const labelW = Math.min(px.w - tagW, g.measureText(label).width + 10);
-  const y = px.y + 3;
+  const y = px.y >= 19 ? px.y - 19 : px.y + 3; // above the box when there is room, else inside
+
   g.fillStyle = `hsla(${hue}, 70%, ${selected ? 58 : 48}%, 0.95)`;
   g.beginPath();
-  g.roundRect(px.x + 3, y, tagW, 16, 3);
+  g.roundRect(px.x, y, tagW, 16, 3);
   g.fill();
   g.fillStyle = "#0d0d10";
-  g.fillText(tag, px.x + 8, y + 12);
+  g.fillText(tag, px.x + 5, y + 12);
   if (labelW > 16) {
     g.fillStyle = "rgba(12,12,16,0.78)";
     g.beginPath();
-    g.roundRect(px.x + 5 + tagW, y, labelW, 16, 3);
+    g.roundRect(px.x + 2 + tagW, y, labelW, 16, 3);
     g.fill();
     g.fillStyle = "#e8e8ee";
-    g.fillText(label, px.x + 10 + tagW, y + 12);
+    g.fillText(label, px.x + 7 + tagW, y + 12);
   }
 }
 

@@ -37,16 +37,17 @@ const CSS = `
 .ig4-ref.disabled { opacity: 0.45; }
 .ig4-range { width: 90px; accent-color: var(--ig4-accent); }
 .ig4-banner { padding: 6px 10px; background: rgba(245,185,66,0.14); color: var(--ig4-warn); border-bottom: 1px solid rgba(245,185,66,0.3); }
+.ig4-offer { display: flex; align-items: center; gap: 8px; color: var(--ig4-text); background: rgba(78,161,255,0.12); border-color: rgba(78,161,255,0.3); }
 .ig4-main { flex: 1 1 auto; display: flex; min-height: 0; }
 .ig4-stage {
   flex: 1 1 auto; min-width: 0; min-height: 200px; display: flex; align-items: center; justify-content: center;
   background: repeating-conic-gradient(#18181d 0 25%, #1d1d23 0 50%) 0 0 / 16px 16px;
 }
 .ig4-canvas { display: block; border-radius: 3px; box-shadow: 0 0 0 1px #3a3a46, 0 6px 24px rgba(0,0,0,0.45); cursor: crosshair; touch-action: none; outline: none; }
-.ig4-side { flex: 0 0 320px; display: flex; flex-direction: column; min-height: 0; border-left: 1px solid var(--ig4-border); background: var(--ig4-panel); }
+.ig4-side { flex: 0 0 320px; width: 320px; min-width: 0; display: flex; flex-direction: column; min-height: 0; border-left: 1px solid var(--ig4-border); background: var(--ig4-panel); }
 .ig4-narrow .ig4-main { flex-direction: column; }
 .ig4-narrow .ig4-stage { flex: 1 1 55%; }
-.ig4-narrow .ig4-side { flex: 1 1 45%; border-left: 0; border-top: 1px solid var(--ig4-border); }
+.ig4-narrow .ig4-side { flex: 1 1 45%; width: auto; border-left: 0; border-top: 1px solid var(--ig4-border); }
 .ig4-tabs { display: flex; gap: 2px; padding: 6px 6px 0; border-bottom: 1px solid var(--ig4-border); flex: 0 0 auto; }
 .ig4-tab { border-radius: 6px 6px 0 0; border-bottom: 0; background: transparent; color: var(--ig4-dim); }
 .ig4-tab.on { background: var(--ig4-bg); color: var(--ig4-text); border-color: var(--ig4-border); }
