@@ -38,7 +38,14 @@ def chromium_path() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+class _Handler(http.server.SimpleHTTPRequestHandler):
+    """Serves the repository; /scripts/* (ComfyUI's public modules) come from the stubs in fixture/comfy."""
+
+    def translate_path(self, path):
+        if path.startswith("/scripts/"):
+            path = "/tests/web/fixture/comfy" + path
+        return super().translate_path(path)
+
     def log_message(self, *args):
         pass
 
@@ -46,7 +53,7 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="session")
 def base_url():
     """The repository served read-only on 127.0.0.1 (random port)."""
-    handler = functools.partial(_QuietHandler, directory=str(REPO))
+    handler = functools.partial(_Handler, directory=str(REPO))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -111,6 +111,10 @@ export function mountEditor(container, opts = {}) {
   };
   root.addEventListener("keydown", onKey);
   root.addEventListener("keyup", onKey);
+  // Nodes 2.0 renders the editor inside the node element: a press here must not start a node drag,
+  // and scrolling a panel must not zoom the graph.
+  root.addEventListener("pointerdown", (e) => e.stopPropagation());
+  root.querySelector(".ig4-side").addEventListener("wheel", (e) => e.stopPropagation(), { passive: true });
 
   const resizeObserver = new ResizeObserver(() => root.classList.toggle("ig4-narrow", root.clientWidth < NARROW_PX));
   resizeObserver.observe(root);

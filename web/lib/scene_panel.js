@@ -5,11 +5,11 @@ import { field, h, segmented, syncValue } from "./dom.js";
 import { paletteEditor } from "./palette_editor.js";
 
 const STYLE_FIELDS = [
-  { key: "aesthetics", label: "Aesthetics", placeholder: "mood, finish, composition qualities" },
-  { key: "lighting", label: "Lighting", placeholder: "soft window light, golden hour, neon rim light…" },
+  { key: "aesthetics", label: "Aesthetics", placeholder: "mood, finish, overall look" },
+  { key: "lighting", label: "Lighting", placeholder: "golden hour, soft window light…" },
   { key: "photo", label: "Photo", placeholder: "camera, lens, aperture, angle", kind: "photo" },
-  { key: "medium", label: "Medium", placeholder: "photograph, oil painting, 3D render, screen print…" },
-  { key: "art_style", label: "Art style", placeholder: "flat vector illustration, ukiyo-e, art nouveau…", kind: "art_style" },
+  { key: "medium", label: "Medium", placeholder: "photograph, oil painting, 3D render…" },
+  { key: "art_style", label: "Art style", placeholder: "flat vector, ukiyo-e, art nouveau…", kind: "art_style" },
 ];
 
 export function scenePanel(ctx) {
@@ -28,7 +28,7 @@ export function scenePanel(ctx) {
     (value) => store.update((s) => (s.styleKind = value || null)),
   );
   const inputs = STYLE_FIELDS.map((f) => {
-    const input = textarea(1, f.placeholder, (s, v) => (s.style[f.key] = v), `style.${f.key}`);
+    const input = textarea(2, f.placeholder, (s, v) => (s.style[f.key] = v), `style.${f.key}`);
     return { ...f, input, wrap: field(f.label, input) };
   });
   const palette = paletteEditor({

@@ -35,7 +35,7 @@ const CSS = `
 .ig4-seg-btn.on { background: var(--ig4-accent); color: #07121f; font-weight: 600; }
 .ig4-ref { display: inline-flex; align-items: center; gap: 6px; color: var(--ig4-dim); }
 .ig4-ref.disabled { opacity: 0.45; }
-.ig4-range { width: 90px; accent-color: var(--ig4-accent); }
+.ig4-range { width: 90px; accent-color: var(--ig4-accent); outline: none; }
 .ig4-banner { padding: 6px 10px; background: rgba(245,185,66,0.14); color: var(--ig4-warn); border-bottom: 1px solid rgba(245,185,66,0.3); }
 .ig4-offer { display: flex; align-items: center; gap: 8px; color: var(--ig4-text); background: rgba(78,161,255,0.12); border-color: rgba(78,161,255,0.3); }
 .ig4-main { flex: 1 1 auto; display: flex; min-height: 0; }
@@ -79,7 +79,7 @@ const CSS = `
 .ig4-layer-num { min-width: 20px; height: 16px; border-radius: 4px; color: #0d0d10; font-weight: 700; font-size: 10px; display: inline-flex; align-items: center; justify-content: center; }
 .ig4-badge { font-size: 10px; color: var(--ig4-dim); border: 1px solid var(--ig4-border); border-radius: 4px; padding: 0 4px; }
 .ig4-layer-label { flex: 1 1 auto; min-width: 0; overflow: hidden; text-overflow: ellipsis; white-space: nowrap; }
-.ig4-tag { font-size: 10px; color: var(--ig4-warn); }
+.ig4-tag { font-size: 10px; color: var(--ig4-warn); white-space: nowrap; }
 .ig4-dots { display: inline-flex; gap: 2px; }
 .ig4-dot { width: 8px; height: 8px; border-radius: 50%; box-shadow: 0 0 0 1px rgba(0,0,0,0.5); }
 .ig4-empty, .ig4-hint { color: var(--ig4-dim); padding: 8px; }
@@ -104,6 +104,7 @@ const CSS = `
 .ig4-note { color: var(--ig4-warn); font-size: 11px; }
 .ig4-hidden-picker { position: absolute; width: 0; height: 0; opacity: 0; pointer-events: none; border: 0; padding: 0; }
 .ig4-problems { list-style: none; margin: 0; padding: 0; display: flex; flex-direction: column; gap: 4px; }
+.ig4-problem, .ig4-repairs li { overflow-wrap: anywhere; }
 .ig4-problem { padding: 5px 8px; border-radius: 6px; border-left: 3px solid; background: var(--ig4-input); font-size: 11px; }
 .ig4-problem.error { border-color: var(--ig4-bad); }
 .ig4-problem.warning { border-color: var(--ig4-warn); }
