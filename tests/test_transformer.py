@@ -8,29 +8,12 @@ from diffusers.models.transformers.transformer_ideogram4 import (
     LLM_TOKEN_INDICATOR,
     OUTPUT_IMAGE_INDICATOR,
 )
+from fixtures_model import TINY_DIT, randomized
 from numerics import assert_relative_close
 
 from ideogram4_core.transformer_weights import infer_config, load_transformer, to_original_names
 
-TINY = dict(
-    in_channels=128,
-    num_layers=2,
-    attention_head_dim=64,
-    num_attention_heads=2,
-    intermediate_size=96,
-    adaln_dim=32,
-    llm_features_dim=40,
-    mrope_section=(8, 8, 8),
-)
-
-
-def randomized(module: torch.nn.Module, seed: int) -> torch.nn.Module:
-    """Give every parameter (norm weights and biases too) non-trivial values."""
-    gen = torch.Generator().manual_seed(seed)
-    with torch.no_grad():
-        for name, p in module.named_parameters():
-            p.copy_(torch.randn(p.shape, generator=gen) * 0.2 + (1.0 if "norm" in name else 0.0))
-    return module
+TINY = TINY_DIT
 
 
 @pytest.fixture(scope="module")
@@ -106,4 +89,8 @@ def test_single_file_with_original_names_infers_config(reference, tmp_path):
     ours = load_transformer(path, device="cpu", dtype=torch.float32)
     cfg = infer_config({k: tuple(v.shape) for k, v in original.items()})
     assert ours.config == cfg
-    assert cfg.num_layers == TINY["num_layers"] and cfg.hidden_size == 128 and cfg.llm_features_dim == 40
+    assert (
+        cfg.num_layers == TINY["num_layers"]
+        and cfg.hidden_size == 128
+        and cfg.llm_features_dim == TINY["llm_features_dim"]
+    )
