@@ -125,8 +125,11 @@ class Editor:
     def elements(self) -> list[dict]:
         return self.caption()["compositional_deconstruction"]["elements"]
 
-    def guides(self) -> str:
-        return self.page.locator("canvas.ig4-canvas").get_attribute("data-guides") or ""
+    def wait_guides(self, expected: str) -> None:
+        """Wait until the painted snap guides are exactly `expected` ("x:300 y:100"; "" = none)."""
+        self.page.wait_for_function(
+            "want => document.querySelector('canvas.ig4-canvas').dataset.guides === want", arg=expected
+        )
 
     def tab(self, name: str) -> None:
         self.page.locator(f".ig4-tab[data-tab={name}]").click()

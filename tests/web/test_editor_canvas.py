@@ -72,7 +72,7 @@ def test_move_snaps_to_other_box_edge_with_guide(editor, make_document):
     # Drag box 2 so its left edge lands 4 units right of box 1's right edge (x=300) and its top
     # 3 units below box 1's top (y=100): both snap, and the guides are drawn while dragging.
     editor.drag((620, 600), (404, 203), steps=12, release=False)
-    assert editor.guides().split() == ["x:300", "y:100"]
+    editor.wait_guides("x:300 y:100")
     guide_pixels = editor.page.evaluate(
         """() => {
             const c = document.querySelector('canvas.ig4-canvas');
@@ -90,14 +90,14 @@ def test_move_snaps_to_other_box_edge_with_guide(editor, make_document):
     editor.shot("snap_guides")
     editor.page.mouse.up()
     assert editor.boxes()[1] == [100, 300, 300, 500]
-    assert editor.guides() == ""
+    editor.wait_guides("")
 
 
 def test_resize_snaps_to_canvas_centre(editor, make_document):
     editor.mount(make_document([{**BOX, "bbox": [100, 100, 300, 300]}]))
     editor.click(200, 200)
     editor.drag((300, 300), (496, 420), release=False)
-    assert "x:500" in editor.guides().split()
+    editor.wait_guides("x:500")
     editor.page.mouse.up()
     assert editor.boxes()[0][3] == 500
 

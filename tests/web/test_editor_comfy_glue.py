@@ -75,11 +75,11 @@ def test_underlay_from_downstream_result_and_opacity(comfy):
     comfy.page.wait_for_function("document.querySelector('.ig4-ref:not(.disabled)') !== null")
     slider = comfy.page.locator(".ig4-range")
     slider.fill("100")
-    pixel = comfy.page.evaluate(
+    # The red test image at full opacity under the boxes (read after the next frame is painted).
+    comfy.page.wait_for_function(
         "() => { const c = document.querySelector('canvas.ig4-canvas');"
-        " return Array.from(c.getContext('2d').getImageData(5, 5, 1, 1).data); }"
+        " const [r, g] = c.getContext('2d').getImageData(5, 5, 1, 1).data; return r > 200 && g < 60; }"
     )
-    assert pixel[0] > 200 and pixel[1] < 60  # the red test image, fully opaque, under the boxes
     assert json.loads(widget(comfy, "document")["value"])["editor"]["opacity"] == 1
     comfy.shot("comfy_underlay")
 
