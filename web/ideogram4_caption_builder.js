@@ -26,7 +26,9 @@ const backend = {
 const widgetNamed = (node, name) => node.widgets?.find((w) => w.name === name);
 
 const viewUrl = (img) =>
-  api.apiURL(`/view?${new URLSearchParams({ filename: img.filename, subfolder: img.subfolder ?? "", type: img.type ?? "output" })}`);
+  api.apiURL(
+    `/view?${new URLSearchParams({ filename: img.filename, subfolder: img.subfolder ?? "", type: img.type ?? "output" })}`,
+  );
 
 /** Hide a widget on the classic canvas and in Nodes 2.0 while keeping it serialised. */
 function hideWidget(widget) {

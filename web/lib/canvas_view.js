@@ -5,6 +5,7 @@ import { COORD_MAX } from "./constants.js";
 import { h } from "./dom.js";
 import {
   bounds,
+  clampCoord,
   clampDelta,
   handleEdges,
   hitTest,
@@ -181,8 +182,17 @@ export class CanvasView {
   #dragMove(drag, p, e) {
     const ids = [...drag.rects.keys()];
     const raw = clampDelta(drag.group, p.x - drag.start.x, p.y - drag.start.y);
-    const snapped = snapMove(translate(drag.group, raw.dx, raw.dy), this.#targets(ids), this.#snapOpts(e), this.#tol(SNAP_PX));
-    const d = clampDelta(drag.group, Math.round(snapped.rect.x0 - drag.group.x0), Math.round(snapped.rect.y0 - drag.group.y0));
+    const snapped = snapMove(
+      translate(drag.group, raw.dx, raw.dy),
+      this.#targets(ids),
+      this.#snapOpts(e),
+      this.#tol(SNAP_PX),
+    );
+    const d = clampDelta(
+      drag.group,
+      Math.round(snapped.rect.x0 - drag.group.x0),
+      Math.round(snapped.rect.y0 - drag.group.y0),
+    );
     this.guides = snapped.guides;
     drag.moved = true;
     this.ctx.store.update(
@@ -199,8 +209,8 @@ export class CanvasView {
   #dragResize(drag, p, e) {
     const edges = handleEdges(drag.handle);
     const raw = { ...drag.start };
-    if (edges.x) raw[edges.x] = Math.max(0, Math.min(COORD_MAX, p.x));
-    if (edges.y) raw[edges.y] = Math.max(0, Math.min(COORD_MAX, p.y));
+    if (edges.x) raw[edges.x] = clampCoord(p.x);
+    if (edges.y) raw[edges.y] = clampCoord(p.y);
     const snapped = snapEdges(raw, edges, this.#targets([drag.id]), this.#snapOpts(e), this.#tol(SNAP_PX));
     this.guides = snapped.guides;
     drag.moved = true;
@@ -261,7 +271,8 @@ export class CanvasView {
     else if (e.key === "Escape") {
       if (this.drag) this.#abort();
       else ctx.selection.set([]);
-    } else if (mod && e.key.toLowerCase() === "a") ctx.selection.set(ctx.store.state.elements.filter((x) => x.bbox).map((x) => x.id));
+    } else if (mod && e.key.toLowerCase() === "a")
+      ctx.selection.set(ctx.store.state.elements.filter((x) => x.bbox).map((x) => x.id));
     else if (mod && e.key.toLowerCase() === "d") cmd.duplicateSelected(ctx);
     else if (e.key === "]") cmd.restack(ctx, 1);
     else if (e.key === "[") cmd.restack(ctx, -1);

@@ -2,6 +2,7 @@
 
 import { download, h } from "./dom.js";
 import { importCaption } from "./importer.js";
+import { plural, tally } from "./checker.js";
 import { captionText, prettyCaption } from "./document.js";
 
 const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;
@@ -18,24 +19,46 @@ export function captionPanel(ctx, backend, { onReveal }) {
   };
   const copyBtn = h("button.ig4-btn", { type: "button", textContent: "Copy", title: "Copy the caption JSON" });
   copyBtn.addEventListener("click", () =>
-    navigator.clipboard?.writeText(captionText(ctx.store.state)).then(() => flash(copyBtn, "Copied ✓"), () => flash(copyBtn, "Copy failed")),
+    navigator.clipboard?.writeText(captionText(ctx.store.state)).then(
+      () => flash(copyBtn, "Copied ✓"),
+      () => flash(copyBtn, "Copy failed"),
+    ),
   );
-  const exportBtn = h("button.ig4-btn", { type: "button", textContent: "Export .json", on: { click: () => download("caption.json", pretty()) } });
+  const exportBtn = h("button.ig4-btn", {
+    type: "button",
+    textContent: "Export .json",
+    on: { click: () => download("caption.json", pretty()) },
+  });
 
-  const pasteArea = h("textarea.ig4-input.ig4-import-text", { rows: 4, placeholder: "Paste caption JSON here (code fences, trailing commas, curly quotes are repaired)", spellcheck: false });
+  const pasteArea = h("textarea.ig4-input.ig4-import-text", {
+    rows: 4,
+    placeholder: "Paste caption JSON here (code fences, trailing commas, curly quotes are repaired)",
+    spellcheck: false,
+  });
   const importBtn = h("button.ig4-btn.ig4-primary", { type: "button", textContent: "Import" });
   const fileInput = h("input", { type: "file", accept: ".json,.txt,application/json,text/plain", hidden: true });
-  const uploadBtn = h("button.ig4-btn", { type: "button", textContent: "Upload…", on: { click: () => fileInput.click() } });
+  const uploadBtn = h("button.ig4-btn", {
+    type: "button",
+    textContent: "Upload…",
+    on: { click: () => fileInput.click() },
+  });
   const importResult = h("div.ig4-import-result");
 
   async function runImport(text) {
     importBtn.disabled = true;
     const result = await importCaption(ctx, backend, text);
     importBtn.disabled = false;
-    const items = result.repairs.map((r) => h("li", {}, r.path ? h("code", { textContent: `${r.path} ` }) : null, r.message));
+    const items = result.repairs.map((r) =>
+      h("li", {}, r.path ? h("code", { textContent: `${r.path} ` }) : null, r.message),
+    );
     const n = result.repairs.length;
-    const status = result.ok ? `Imported${n ? ` with ${n} repair${n > 1 ? "s" : ""}` : " — no repairs needed"}` : `Not imported: ${result.error}`;
-    importResult.replaceChildren(h(`div.ig4-import-status.${result.ok ? "ok" : "error"}`, { textContent: status }), h("ul.ig4-repairs", {}, items));
+    const status = result.ok
+      ? `Imported${n ? ` with ${plural(n, "repair")}` : " — no repairs needed"}`
+      : `Not imported: ${result.error}`;
+    importResult.replaceChildren(
+      h(`div.ig4-import-status.${result.ok ? "ok" : "error"}`, { textContent: status }),
+      h("ul.ig4-repairs", {}, items),
+    );
     if (result.ok) pasteArea.value = "";
   }
   importBtn.addEventListener("click", () => pasteArea.value.trim() && runImport(pasteArea.value));
@@ -47,7 +70,13 @@ export function captionPanel(ctx, backend, { onReveal }) {
 
   function problemItem(p) {
     const m = p.path.match(ELEMENT_PATH);
-    const item = h(`li.ig4-problem.${p.severity}`, {}, h("code", { textContent: p.path }), h("span", { textContent: ` ${p.message}` }), p.fix ? h("em", { textContent: ` — ${p.fix}` }) : null);
+    const item = h(
+      `li.ig4-problem.${p.severity}`,
+      {},
+      h("code", { textContent: p.path }),
+      h("span", { textContent: ` ${p.message}` }),
+      p.fix ? h("em", { textContent: ` — ${p.fix}` }) : null,
+    );
     if (m) {
       item.classList.add("link");
       item.title = "Select this element";
@@ -58,13 +87,17 @@ export function captionPanel(ctx, backend, { onReveal }) {
 
   function renderReport() {
     const r = ctx.report;
-    const errors = r.problems.filter((p) => p.severity === "error").length;
-    const warnings = r.problems.length - errors;
-    const source = { engine: "checked by the engine", pending: "checking with the engine…", offline: "engine unreachable — local check", local: "local check (offline)" }[r.source];
+    const { errors, warnings } = tally(r);
+    const source = {
+      engine: "checked by the engine",
+      pending: "checking with the engine…",
+      offline: "engine unreachable — local check",
+      local: "local check (offline)",
+    }[r.source];
     verdict.className = `ig4-verdict ${r.valid ? "ok" : "bad"}`;
     verdict.replaceChildren(
-      h("strong", { textContent: r.valid ? "✓ Valid caption" : `✕ ${errors} error${errors === 1 ? "" : "s"}` }),
-      h("span", { textContent: warnings ? ` · ${warnings} warning${warnings === 1 ? "" : "s"}` : "" }),
+      h("strong", { textContent: r.valid ? "✓ Valid caption" : `✕ ${plural(errors, "error")}` }),
+      h("span", { textContent: warnings ? ` · ${plural(warnings, "warning")}` : "" }),
       h("small", { textContent: ` — ${source}` }),
     );
     problems.replaceChildren(...r.problems.map(problemItem));

@@ -19,6 +19,15 @@ function errorIdsOf(problems, state) {
   return ids;
 }
 
+/** Counts of a report's problems: {errors, warnings}. */
+export function tally(report) {
+  const errors = report.problems.filter((p) => p.severity === "error").length;
+  return { errors, warnings: report.problems.length - errors };
+}
+
+/** "1 error", "2 warnings". */
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
 /** Start checking; backend is {check(text) → Promise<result>} or null. */
 export function startChecker(ctx, backend) {
   let timer = 0;
@@ -34,7 +43,13 @@ export function startChecker(ctx, backend) {
     try {
       const r = await backend.check(text);
       if (mySeq !== seq) return;
-      publish({ valid: r.valid, problems: r.problems ?? [], tokens: r.tokens?.count ?? null, exact: Boolean(r.tokens?.exact), source: "engine" });
+      publish({
+        valid: r.valid,
+        problems: r.problems ?? [],
+        tokens: r.tokens?.count ?? null,
+        exact: Boolean(r.tokens?.exact),
+        source: "engine",
+      });
     } catch {
       if (mySeq === seq) publish({ ...ctx.report, source: "offline" });
     }
@@ -45,7 +60,13 @@ export function startChecker(ctx, backend) {
     const tokens = estimateCaptionTokens(text);
     const local = validateCaption(text, { tokenCount: tokens });
     const mySeq = ++seq;
-    publish({ valid: local.valid, problems: local.problems, tokens, exact: false, source: backend ? "pending" : "local" });
+    publish({
+      valid: local.valid,
+      problems: local.problems,
+      tokens,
+      exact: false,
+      source: backend ? "pending" : "local",
+    });
     clearTimeout(timer);
     if (backend) timer = setTimeout(() => askEngine(text, mySeq), ENGINE_DELAY_MS);
   }

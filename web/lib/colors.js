@@ -10,7 +10,11 @@ export function parseColor(input) {
   let m = s.match(HEX6);
   if (m) return `#${m[1].toUpperCase()}`;
   m = s.match(HEX3);
-  if (m) return `#${[...m[1]].map((c) => c + c).join("").toUpperCase()}`;
+  if (m)
+    return `#${[...m[1]]
+      .map((c) => c + c)
+      .join("")
+      .toUpperCase()}`;
   m = s.match(RGB);
   if (m) {
     const hex = m.slice(1, 4).map((n) => Math.min(255, Number(n)).toString(16).padStart(2, "0"));
@@ -25,7 +29,7 @@ export function parseColorList(input) {
   return tokens.map(parseColor).filter(Boolean);
 }
 
-export function luminance(hex) {
+function luminance(hex) {
   const n = Number.parseInt(hex.slice(1), 16);
   return (0.299 * (n >> 16) + 0.587 * ((n >> 8) & 255) + 0.114 * (n & 255)) / 255;
 }

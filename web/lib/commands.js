@@ -4,8 +4,7 @@ import { COORD_MAX } from "./constants.js";
 import { clampDelta, toRect } from "./geometry.js";
 import { newElement, newId } from "./model.js";
 
-const selectedIndexes = (ctx) =>
-  ctx.store.state.elements.flatMap((e, i) => (ctx.selection.has(e.id) ? [i] : []));
+const selectedIndexes = (ctx) => ctx.store.state.elements.flatMap((e, i) => (ctx.selection.has(e.id) ? [i] : []));
 
 export function addElement(ctx, bbox, type = ctx.prefs.newType) {
   const el = newElement(type, bbox);

@@ -28,7 +28,13 @@ export const field = (label, control, extra = null) =>
 /** Segmented control: options [{value, label}], onPick(value). Returns {el, set(value)}. */
 export function segmented(options, onPick, title = "") {
   const buttons = options.map((o) =>
-    h("button.ig4-seg-btn", { type: "button", textContent: o.label, title: o.title ?? "", dataset: { value: String(o.value) }, on: { click: () => onPick(o.value) } }),
+    h("button.ig4-seg-btn", {
+      type: "button",
+      textContent: o.label,
+      title: o.title ?? "",
+      dataset: { value: String(o.value) },
+      on: { click: () => onPick(o.value) },
+    }),
   );
   const el = h("div.ig4-seg", { title }, buttons);
   const set = (value) => {

@@ -28,7 +28,13 @@ function tabs(entries) {
     }
   };
   for (const [name, label, body] of entries) {
-    const button = h("button.ig4-tab", { type: "button", role: "tab", textContent: label, dataset: { tab: name }, on: { click: () => show(name) } });
+    const button = h("button.ig4-tab", {
+      type: "button",
+      role: "tab",
+      textContent: label,
+      dataset: { tab: name },
+      on: { click: () => show(name) },
+    });
     bar.append(button);
     views.set(name, { button, body });
   }
@@ -52,7 +58,11 @@ export function mountEditor(container, opts = {}) {
     { hidden: true },
     h("span", { textContent: "The last run used a caption (from the caption input) that differs from this one." }),
     h("span.ig4-spacer"),
-    h("button.ig4-btn.ig4-primary", { type: "button", textContent: "Load into editor", on: { click: () => importCaption(ctx, opts.backend ?? null, offered).then(() => (offer.hidden = true)) } }),
+    h("button.ig4-btn.ig4-primary", {
+      type: "button",
+      textContent: "Load into editor",
+      on: { click: () => importCaption(ctx, opts.backend ?? null, offered).then(() => (offer.hidden = true)) },
+    }),
     h("button.ig4-btn", { type: "button", textContent: "Dismiss", on: { click: () => (offer.hidden = true) } }),
   );
 

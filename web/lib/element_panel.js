@@ -3,6 +3,7 @@
 import * as cmd from "./commands.js";
 import { COORD_MAX, MAX_ELEMENT_COLORS } from "./constants.js";
 import { field, h, segmented, syncValue } from "./dom.js";
+import { clampCoord, normalise, toBbox, toRect } from "./geometry.js";
 import { paletteEditor } from "./palette_editor.js";
 
 const BOX_FIELDS = ["y_min", "x_min", "y_max", "x_max"];
@@ -22,8 +23,16 @@ export function elementPanel(ctx) {
     ],
     (value) => patch({ type: value }),
   );
-  const text = h("textarea.ig4-input", { rows: 2, placeholder: "The exact words to render", on: { input: () => patch({ text: text.value }, "text") } });
-  const desc = h("textarea.ig4-input", { rows: 3, placeholder: "What it is, what it looks like", on: { input: () => patch({ desc: desc.value }, "desc") } });
+  const text = h("textarea.ig4-input", {
+    rows: 2,
+    placeholder: "The exact words to render",
+    on: { input: () => patch({ text: text.value }, "text") },
+  });
+  const desc = h("textarea.ig4-input", {
+    rows: 3,
+    placeholder: "What it is, what it looks like",
+    on: { input: () => patch({ desc: desc.value }, "desc") },
+  });
   const box = BOX_FIELDS.map((name, i) =>
     h("input.ig4-input.ig4-num", {
       type: "number",
@@ -35,14 +44,21 @@ export function elementPanel(ctx) {
           const el = selected();
           if (!el?.bbox) return;
           const bbox = [...el.bbox];
-          bbox[i] = Math.max(0, Math.min(COORD_MAX, Math.round(Number(e.target.value) || 0)));
-          patch({ bbox: [Math.min(bbox[0], bbox[2]), Math.min(bbox[1], bbox[3]), Math.max(bbox[0], bbox[2]), Math.max(bbox[1], bbox[3])] });
+          bbox[i] = clampCoord(Math.round(Number(e.target.value) || 0));
+          patch({ bbox: toBbox(normalise(toRect(bbox))) });
         },
       },
     }),
   );
-  const boxToggle = h("button.ig4-btn", { type: "button", on: { click: () => selected() && cmd.toggleBox(ctx, selected().id) } });
-  const boxRow = h("div.ig4-box-row", {}, box.map((input, i) => h("label.ig4-mini", {}, h("span", { textContent: BOX_FIELDS[i] }), input)));
+  const boxToggle = h("button.ig4-btn", {
+    type: "button",
+    on: { click: () => selected() && cmd.toggleBox(ctx, selected().id) },
+  });
+  const boxRow = h(
+    "div.ig4-box-row",
+    {},
+    box.map((input, i) => h("label.ig4-mini", {}, h("span", { textContent: BOX_FIELDS[i] }), input)),
+  );
   const palette = paletteEditor({ cap: MAX_ELEMENT_COLORS, onChange: (p, key) => patch({ palette: p }, key) });
   const problems = h("ul.ig4-problems");
   const textField = field("Literal text", text);
@@ -53,7 +69,19 @@ export function elementPanel(ctx) {
     h("div.ig4-row", {}, title, h("span.ig4-spacer"), type.el),
     textField,
     field("Description", desc),
-    h("div.ig4-field", {}, h("span.ig4-field-label", {}, "Box ", h("small", { textContent: "0–1000, origin top-left" }), h("span.ig4-spacer"), boxToggle), boxRow),
+    h(
+      "div.ig4-field",
+      {},
+      h(
+        "span.ig4-field-label",
+        {},
+        "Box ",
+        h("small", { textContent: "0–1000, origin top-left" }),
+        h("span.ig4-spacer"),
+        boxToggle,
+      ),
+      boxRow,
+    ),
     h("div.ig4-field", {}, h("span.ig4-field-label", { textContent: "Palette" }), palette.el),
     problems,
   );
@@ -61,7 +89,22 @@ export function elementPanel(ctx) {
     "div.ig4-hint",
     {},
     h("p", { textContent: "Drag on the canvas to draw a box. Click to select, shift-click to add to the selection." }),
-    h("p", {}, h("kbd", { textContent: "←↑→↓" }), " nudge (", h("kbd", { textContent: "Shift" }), " ×10) · ", h("kbd", { textContent: "Del" }), " delete · ", h("kbd", { textContent: "[ ]" }), " z-order · ", h("kbd", { textContent: "Ctrl+D" }), " duplicate · ", h("kbd", { textContent: "Alt" }), " drag without snapping"),
+    h(
+      "p",
+      {},
+      h("kbd", { textContent: "←↑→↓" }),
+      " nudge (",
+      h("kbd", { textContent: "Shift" }),
+      " ×10) · ",
+      h("kbd", { textContent: "Del" }),
+      " delete · ",
+      h("kbd", { textContent: "[ ]" }),
+      " z-order · ",
+      h("kbd", { textContent: "Ctrl+D" }),
+      " duplicate · ",
+      h("kbd", { textContent: "Alt" }),
+      " drag without snapping",
+    ),
   );
   const multi = h("div.ig4-hint");
   const root = h("section.ig4-section", {}, editor, hint, multi);
@@ -87,8 +130,12 @@ export function elementPanel(ctx) {
     boxToggle.textContent = el.bbox ? "Remove box" : "Add box";
     palette.update(el.palette);
     const prefix = `compositional_deconstruction.elements[${index}]`;
-    const mine = ctx.report.problems.filter((p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`));
-    problems.replaceChildren(...mine.map((p) => h(`li.ig4-problem.${p.severity}`, { textContent: `${p.message} — ${p.fix}` })));
+    const mine = ctx.report.problems.filter(
+      (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
+    );
+    problems.replaceChildren(
+      ...mine.map((p) => h(`li.ig4-problem.${p.severity}`, { textContent: `${p.message} — ${p.fix}` })),
+    );
   }
 
   for (const event of ["state", "selection", "report"]) ctx.hub.on(event, render);

@@ -10,13 +10,16 @@ export const toBbox = (r) => [r.y0, r.x0, r.y1, r.x1].map((v) => Math.round(v));
 
 const clamp = (v, lo, hi) => Math.max(lo, Math.min(hi, v));
 
+/** A coordinate clamped to the canvas, 0..1000. */
+export const clampCoord = (v) => clamp(v, 0, COORD_MAX);
+
 /** Rect spanned by two points, clamped to the canvas. */
 export function rectFromPoints(a, b) {
   return {
-    x0: clamp(Math.min(a.x, b.x), 0, COORD_MAX),
-    y0: clamp(Math.min(a.y, b.y), 0, COORD_MAX),
-    x1: clamp(Math.max(a.x, b.x), 0, COORD_MAX),
-    y1: clamp(Math.max(a.y, b.y), 0, COORD_MAX),
+    x0: clampCoord(Math.min(a.x, b.x)),
+    y0: clampCoord(Math.min(a.y, b.y)),
+    x1: clampCoord(Math.max(a.x, b.x)),
+    y1: clampCoord(Math.max(a.y, b.y)),
   };
 }
 
@@ -33,15 +36,6 @@ export function handleEdges(handle) {
     x: handle.includes("w") ? "x0" : handle.includes("e") ? "x1" : null,
     y: handle.includes("n") ? "y0" : handle.includes("s") ? "y1" : null,
   };
-}
-
-/** Move the handle's edges to point p; the result is normalised (dragging past flips) and clamped. */
-export function resizeRect(r, handle, p) {
-  const edges = handleEdges(handle);
-  const next = { ...r };
-  if (edges.x) next[edges.x] = clamp(p.x, 0, COORD_MAX);
-  if (edges.y) next[edges.y] = clamp(p.y, 0, COORD_MAX);
-  return normalise(next);
 }
 
 export function normalise(r) {
@@ -65,7 +59,8 @@ export function clampDelta(r, dx, dy) {
   return { dx: clamp(dx, -r.x0, COORD_MAX - r.x1), dy: clamp(dy, -r.y0, COORD_MAX - r.y1) };
 }
 
-export const contains = (r, p, pad = 0) => p.x >= r.x0 - pad && p.x <= r.x1 + pad && p.y >= r.y0 - pad && p.y <= r.y1 + pad;
+export const contains = (r, p, pad = 0) =>
+  p.x >= r.x0 - pad && p.x <= r.x1 + pad && p.y >= r.y0 - pad && p.y <= r.y1 + pad;
 
 /**
  * What is under point p: {id, handle} for a handle of a selected box, {id, handle: "move"} for a box

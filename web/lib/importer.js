@@ -4,12 +4,15 @@
 import { fromCaption, toCaption } from "./model.js";
 import { fixedProblems, forgivingParse } from "./repair.js";
 
-
 async function parseWithEngine(backend, text) {
   const r = await backend.check(text);
   if (!r.canonical) {
     const first = r.problems?.find((p) => p.severity === "error");
-    return { caption: null, repairs: r.repairs ?? [], error: first ? `${first.message} — ${first.fix}` : "the engine could not read this caption" };
+    return {
+      caption: null,
+      repairs: r.repairs ?? [],
+      error: first ? `${first.message} — ${first.fix}` : "the engine could not read this caption",
+    };
   }
   return { caption: JSON.parse(r.canonical), repairs: r.repairs ?? [], error: null };
 }

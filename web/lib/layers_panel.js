@@ -27,7 +27,10 @@ export function layersPanel(ctx) {
       "div.ig4-layer",
       { role: "option", dataset: { id: el.id, index }, title: "Click to select, shift-click to add, drag to reorder" },
       h("span.ig4-grip", { textContent: "⋮⋮" }),
-      h("span.ig4-layer-num", { textContent: String(index + 1), style: { background: `hsl(${hueOf(el.id)}, 70%, 55%)` } }),
+      h("span.ig4-layer-num", {
+        textContent: String(index + 1),
+        style: { background: `hsl(${hueOf(el.id)}, 70%, 55%)` },
+      }),
       h("span.ig4-badge", { textContent: el.type === "text" ? "T" : "obj" }),
       h("span.ig4-layer-label", { textContent: label }),
       el.bbox ? null : h("span.ig4-tag", { textContent: "no box" }),
@@ -75,12 +78,20 @@ export function layersPanel(ctx) {
   function render() {
     const els = ctx.store.state.elements;
     const rows = els.map(row).reverse();
-    list.replaceChildren(...(rows.length ? rows : [h("div.ig4-empty", { textContent: "No elements yet — drag on the canvas." })]));
+    list.replaceChildren(
+      ...(rows.length ? rows : [h("div.ig4-empty", { textContent: "No elements yet — drag on the canvas." })]),
+    );
   }
 
   ctx.hub.on("state", (meta) => meta.transient || render());
   ctx.hub.on("selection", render);
   ctx.hub.on("report", render);
   render();
-  return h("section.ig4-section", {}, h("h4.ig4-h", {}, "Layers", h("small", { textContent: " front on top" })), tools, list);
+  return h(
+    "section.ig4-section",
+    {},
+    h("h4.ig4-h", {}, "Layers", h("small", { textContent: " front on top" })),
+    tools,
+    list,
+  );
 }

@@ -42,7 +42,11 @@ export function paletteEditor({ cap, onChange }) {
 
   picker.addEventListener("input", () => {
     const hex = picker.value.toUpperCase();
-    if (pickIndex >= 0) onChange(palette.map((c, i) => (i === pickIndex ? hex : c)), "pick");
+    if (pickIndex >= 0)
+      onChange(
+        palette.map((c, i) => (i === pickIndex ? hex : c)),
+        "pick",
+      );
     else if (add([hex])) pickIndex = palette.length - 1;
   });
   addBtn.addEventListener("click", () => {
@@ -66,7 +70,11 @@ export function paletteEditor({ cap, onChange }) {
 
   function chip(color, index) {
     const remove = h("span.ig4-chip-x", { title: "Remove", textContent: "×" });
-    const el = h("button.ig4-chip", { type: "button", title: `${color} — click to edit, drag to reorder`, dataset: { index } }, remove);
+    const el = h(
+      "button.ig4-chip",
+      { type: "button", title: `${color} — click to edit, drag to reorder`, dataset: { index } },
+      remove,
+    );
     el.style.background = color;
     el.style.color = inkOn(color);
     remove.addEventListener("pointerdown", (e) => e.stopPropagation());
@@ -120,7 +128,14 @@ export function paletteEditor({ cap, onChange }) {
     addBtn.disabled = palette.length >= cap;
   }
 
-  const el = h("div.ig4-palette", {}, h("div.ig4-palette-row", {}, chips, addBtn), h("div.ig4-palette-row", {}, paste, copyBtn, count), note, picker);
+  const el = h(
+    "div.ig4-palette",
+    {},
+    h("div.ig4-palette-row", {}, chips, addBtn),
+    h("div.ig4-palette-row", {}, paste, copyBtn, count),
+    note,
+    picker,
+  );
   say("");
   return {
     el,

@@ -53,7 +53,11 @@ function fixSyntax(text, repairs) {
     }
     out += c;
   }
-  if (quotes) repairs.push({ path: "", message: `replaced ${quotes} typographic quote(s) used as JSON quotes with straight quotes` });
+  if (quotes)
+    repairs.push({
+      path: "",
+      message: `replaced ${quotes} typographic quote(s) used as JSON quotes with straight quotes`,
+    });
   if (commas) repairs.push({ path: "", message: `removed ${commas} trailing comma(s)` });
   return out;
 }
@@ -65,7 +69,9 @@ function upperHex(value, path, repairs) {
   }
   if (Array.isArray(value)) return value.map((v, i) => upperHex(v, `${path}[${i}]`, repairs));
   if (value && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, upperHex(v, path ? `${path}.${k}` : k, repairs)]));
+    return Object.fromEntries(
+      Object.entries(value).map(([k, v]) => [k, upperHex(v, path ? `${path}.${k}` : k, repairs)]),
+    );
   }
   return value;
 }
@@ -76,7 +82,9 @@ function upperHex(value, path, repairs) {
  */
 export function forgivingParse(text) {
   const repairs = [];
-  const candidate = String(text ?? "").trim().replace(/^\uFEFF/, "");
+  const candidate = String(text ?? "")
+    .trim()
+    .replace(/^\uFEFF/, "");
   let caption;
   try {
     caption = JSON.parse(candidate);

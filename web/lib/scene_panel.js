@@ -15,10 +15,19 @@ const STYLE_FIELDS = [
 export function scenePanel(ctx) {
   const { store } = ctx;
   const textarea = (rows, placeholder, apply, key) =>
-    h("textarea.ig4-input", { rows, placeholder, on: { input: (e) => store.update((s) => apply(s, e.target.value), { key }) } });
+    h("textarea.ig4-input", {
+      rows,
+      placeholder,
+      on: { input: (e) => store.update((s) => apply(s, e.target.value), { key }) },
+    });
 
   const high = textarea(3, "One or two sentences: the whole image at a glance", (s, v) => (s.high = v), "high");
-  const background = textarea(2, "What fills the frame behind the elements", (s, v) => (s.background = v), "background");
+  const background = textarea(
+    2,
+    "What fills the frame behind the elements",
+    (s, v) => (s.background = v),
+    "background",
+  );
   const kind = segmented(
     [
       { value: "", label: "No style", title: "Leave style_description out" },

@@ -1,6 +1,7 @@
 // Bottom bar: verdict, token count (exact from the engine, "≈" estimate offline), selection box.
 
 import { MAX_TOKENS } from "./constants.js";
+import { plural, tally } from "./checker.js";
 import { h } from "./dom.js";
 
 export function statusBar(ctx, { onVerdictClick }) {
@@ -11,13 +12,18 @@ export function statusBar(ctx, { onVerdictClick }) {
 
   function renderReport() {
     const r = ctx.report;
-    const errors = r.problems.filter((p) => p.severity === "error").length;
-    const warnings = r.problems.length - errors;
+    const { errors, warnings } = tally(r);
     verdict.className = `ig4-pill ${r.valid ? (warnings ? "warn" : "ok") : "bad"}`;
-    verdict.textContent = r.valid ? (warnings ? `✓ Valid · ${warnings} warning${warnings > 1 ? "s" : ""}` : "✓ Valid") : `✕ ${errors} error${errors > 1 ? "s" : ""}`;
+    verdict.textContent = r.valid
+      ? warnings
+        ? `✓ Valid · ${plural(warnings, "warning")}`
+        : "✓ Valid"
+      : `✕ ${plural(errors, "error")}`;
     const count = r.tokens ?? 0;
     tokens.textContent = `${r.exact ? "" : "≈ "}${count} / ${MAX_TOKENS} tokens`;
-    tokens.title = r.exact ? "Exact count (Qwen tokenizer, from the engine)" : "Estimate — the exact count needs the ComfyUI server";
+    tokens.title = r.exact
+      ? "Exact count (Qwen tokenizer, from the engine)"
+      : "Estimate — the exact count needs the ComfyUI server";
     meter.classList.toggle("over", count > MAX_TOKENS);
     meter.firstChild.style.width = `${Math.min(100, (count / MAX_TOKENS) * 100)}%`;
   }
@@ -30,7 +36,7 @@ export function statusBar(ctx, { onVerdictClick }) {
       ? `[${sel[0].bbox.join(", ")}]`
       : sel.length > 1
         ? `${sel.length} selected`
-        : `${els.length} element${els.length === 1 ? "" : "s"}`;
+        : plural(els.length, "element");
   }
 
   ctx.hub.on("report", renderReport);

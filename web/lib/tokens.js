@@ -18,7 +18,7 @@ function price(piece) {
 const TEMPLATE_TOKENS = 8; // the chat template the text encoder wraps around a caption
 
 /** Estimated token count of `text`. */
-export function estimateTokens(text) {
+function estimateTokens(text) {
   let total = 0;
   for (const [piece] of String(text).matchAll(PRETOKEN)) total += price(piece);
   return Math.round(total);

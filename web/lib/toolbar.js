@@ -7,8 +7,16 @@ const GRIDS = [0, 25, 50, 100];
 
 export function toolbar(ctx) {
   const { store } = ctx;
-  const undo = h("button.ig4-btn", { type: "button", title: "Undo (Ctrl+Z)", on: { click: () => store.undo() } }, icon("undo"));
-  const redo = h("button.ig4-btn", { type: "button", title: "Redo (Ctrl+Shift+Z)", on: { click: () => store.redo() } }, icon("redo"));
+  const undo = h(
+    "button.ig4-btn",
+    { type: "button", title: "Undo (Ctrl+Z)", on: { click: () => store.undo() } },
+    icon("undo"),
+  );
+  const redo = h(
+    "button.ig4-btn",
+    { type: "button", title: "Redo (Ctrl+Shift+Z)", on: { click: () => store.redo() } },
+    icon("redo"),
+  );
   const draw = segmented(
     [
       { value: "obj", label: "◼ Object", title: "New boxes are objects" },
@@ -18,7 +26,12 @@ export function toolbar(ctx) {
     "Type of the next box you draw",
   );
   const toggle = (label, title, pref) =>
-    h("button.ig4-btn.ig4-toggle", { type: "button", textContent: label, title, on: { click: () => ctx.setPrefs({ [pref]: !ctx.prefs[pref] }) } });
+    h("button.ig4-btn.ig4-toggle", {
+      type: "button",
+      textContent: label,
+      title,
+      on: { click: () => ctx.setPrefs({ [pref]: !ctx.prefs[pref] }) },
+    });
   const snap = toggle("Snap", "Snap to canvas centre/edges and other boxes (hold Alt to bypass)", "snapObjects");
   const labels = toggle("Labels", "Show labels on all boxes", "showLabels");
   const grid = h(
@@ -26,8 +39,19 @@ export function toolbar(ctx) {
     { title: "Grid snapping", on: { change: (e) => ctx.setPrefs({ grid: Number(e.target.value) }) } },
     GRIDS.map((g) => h("option", { value: String(g), textContent: g ? `Grid ${g}` : "No grid" })),
   );
-  const opacity = h("input.ig4-range", { type: "range", min: 0, max: 100, title: "Reference image opacity", on: { input: (e) => ctx.setPrefs({ opacity: Number(e.target.value) / 100 }) } });
-  const reference = h("label.ig4-ref", { title: "Reference underlay (last result or the reference image input)" }, h("span", { textContent: "Reference" }), opacity);
+  const opacity = h("input.ig4-range", {
+    type: "range",
+    min: 0,
+    max: 100,
+    title: "Reference image opacity",
+    on: { input: (e) => ctx.setPrefs({ opacity: Number(e.target.value) / 100 }) },
+  });
+  const reference = h(
+    "label.ig4-ref",
+    { title: "Reference underlay (last result or the reference image input)" },
+    h("span", { textContent: "Reference" }),
+    opacity,
+  );
 
   function render() {
     undo.disabled = !store.canUndo;
@@ -41,5 +65,18 @@ export function toolbar(ctx) {
   }
   for (const event of ["state", "prefs", "underlay"]) ctx.hub.on(event, render);
   render();
-  return h("div.ig4-toolbar", {}, undo, redo, h("span.ig4-sep"), draw.el, h("span.ig4-sep"), snap, grid, labels, h("span.ig4-spacer"), reference);
+  return h(
+    "div.ig4-toolbar",
+    {},
+    undo,
+    redo,
+    h("span.ig4-sep"),
+    draw.el,
+    h("span.ig4-sep"),
+    snap,
+    grid,
+    labels,
+    h("span.ig4-spacer"),
+    reference,
+  );
 }

@@ -23,44 +23,69 @@ const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v)
 const isNumber = (v) => typeof v === "number" && Number.isFinite(v);
 const join = (path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 const typeName = (v) =>
-  v === null ? "null" : Array.isArray(v) ? "a list" : isNumber(v) ? `the number ${v}` : typeof v === "object" ? "an object" : `a ${typeof v}`;
+  v === null
+    ? "null"
+    : Array.isArray(v)
+      ? "a list"
+      : isNumber(v)
+        ? `the number ${v}`
+        : typeof v === "object"
+          ? "an object"
+          : `a ${typeof v}`;
 
 class Report {
   problems = [];
   /** Numbers written with a decimal point in the source text: array → set of indices. */
   decimals = new WeakMap();
   add(path, message, fix, severity = "error") {
-    if (!this.problems.some((p) => p.path === path && p.message === message)) this.problems.push({ path, message, fix, severity });
+    if (!this.problems.some((p) => p.path === path && p.message === message))
+      this.problems.push({ path, message, fix, severity });
   }
   type(path, value, expected, severity = "error") {
-    if (expected === "string" ? typeof value === "string" : expected === "list" ? Array.isArray(value) : isObject(value)) return true;
+    if (
+      expected === "string" ? typeof value === "string" : expected === "list" ? Array.isArray(value) : isObject(value)
+    )
+      return true;
     const name = { string: "a string", list: "a list", object: "an object" }[expected];
     this.add(path, `expected ${name}, got ${typeName(value)}`, `make it ${name}`, severity);
     return false;
   }
   unknownKeys(obj, path, allowed) {
     for (const key of Object.keys(obj)) {
-      if (!allowed.includes(key)) this.add(join(path, key), `unknown key "${key}"`, `remove it (allowed here: ${allowed.join(", ")})`);
+      if (!allowed.includes(key))
+        this.add(join(path, key), `unknown key "${key}"`, `remove it (allowed here: ${allowed.join(", ")})`);
     }
   }
   required(obj, path, keys) {
-    for (const key of keys) if (!(key in obj)) this.add(join(path, key), `required key "${key}" is missing`, `add "${key}"`);
+    for (const key of keys)
+      if (!(key in obj)) this.add(join(path, key), `required key "${key}" is missing`, `add "${key}"`);
   }
   order(obj, path, order, severity = "error") {
     const present = Object.keys(obj).filter((k) => order.includes(k));
     const expected = order.filter((k) => k in obj);
     if (present.join() !== expected.join()) {
-      this.add(path, `keys are in the wrong order: ${present.join(", ")}`, `write them as ${expected.join(", ")}`, severity);
+      this.add(
+        path,
+        `keys are in the wrong order: ${present.join(", ")}`,
+        `write them as ${expected.join(", ")}`,
+        severity,
+      );
     }
   }
 }
 
 function checkPalette(r, value, path, cap) {
   if (!r.type(path, value, "list")) return;
-  if (value.length > cap) r.add(path, `too many colours (${value.length}); at most ${cap} allowed here`, `keep at most ${cap}`);
+  if (value.length > cap)
+    r.add(path, `too many colours (${value.length}); at most ${cap} allowed here`, `keep at most ${cap}`);
   value.forEach((c, i) => {
     const p = join(path, i);
-    if (r.type(p, c, "string") && !HEX.test(c)) r.add(p, `${JSON.stringify(c)} is not an upper-case #RRGGBB colour`, "write # and six upper-case hex digits, e.g. #1A2B3C");
+    if (r.type(p, c, "string") && !HEX.test(c))
+      r.add(
+        p,
+        `${JSON.stringify(c)} is not an upper-case #RRGGBB colour`,
+        "write # and six upper-case hex digits, e.g. #1A2B3C",
+      );
   });
 }
 
@@ -74,11 +99,20 @@ function checkBbox(r, bbox, path, ruleChecks) {
   });
   if (!ruleChecks || bbox.length !== 4 || !bbox.every(isNumber)) return;
   bbox.forEach((v, i) => {
-    if (Number.isInteger(v) && r.decimals.get(bbox)?.has(i)) r.add(join(path, i), `bbox value ${v} is written with a decimal point`, `write it as the integer ${v}`);
+    if (Number.isInteger(v) && r.decimals.get(bbox)?.has(i))
+      r.add(join(path, i), `bbox value ${v} is written with a decimal point`, `write it as the integer ${v}`);
   });
   const [y0, x0, y1, x1] = bbox;
-  for (const [axis, lo, hi] of [["y", y0, y1], ["x", x0, x1]]) {
-    if (lo > hi) r.add(path, `${axis}_min (${lo}) is greater than ${axis}_max (${hi})`, "swap the two values (or check whether x and y were exchanged)");
+  for (const [axis, lo, hi] of [
+    ["y", y0, y1],
+    ["x", x0, x1],
+  ]) {
+    if (lo > hi)
+      r.add(
+        path,
+        `${axis}_min (${lo}) is greater than ${axis}_max (${hi})`,
+        "swap the two values (or check whether x and y were exchanged)",
+      );
   }
 }
 
@@ -90,8 +124,14 @@ function checkStyle(r, style, path) {
   if ("color_palette" in style) checkPalette(r, style.color_palette, join(path, "color_palette"), MAX_STYLE_COLORS);
   const photo = "photo" in style;
   const art = "art_style" in style;
-  if (photo && art) r.add(path, 'has both "photo" and "art_style"', 'keep "photo" for photographs or "art_style" for everything else');
-  else if (!photo && !art) r.add(path, 'needs exactly one of "photo" or "art_style"', 'add "photo" (photographs) or "art_style" (everything else)');
+  if (photo && art)
+    r.add(path, 'has both "photo" and "art_style"', 'keep "photo" for photographs or "art_style" for everything else');
+  else if (!photo && !art)
+    r.add(
+      path,
+      'needs exactly one of "photo" or "art_style"',
+      'add "photo" (photographs) or "art_style" (everything else)',
+    );
   else r.order(style, path, STYLE_ORDER);
 }
 
@@ -100,9 +140,15 @@ function checkElement(r, el, path) {
   r.required(el, path, ["type", "desc"]);
   r.unknownKeys(el, path, ELEMENT_ORDER);
   const known = el.type === "obj" || el.type === "text";
-  if ("type" in el && !known) r.add(join(path, "type"), `"type" must be "obj" or "text", got ${JSON.stringify(el.type)}`, 'use "obj" or "text"');
+  if ("type" in el && !known)
+    r.add(join(path, "type"), `"type" must be "obj" or "text", got ${JSON.stringify(el.type)}`, 'use "obj" or "text"');
   if (el.type === "text") r.required(el, path, ["text"]);
-  if (el.type === "obj" && "text" in el) r.add(join(path, "text"), 'an element of type "obj" cannot have "text"', 'change the type to "text", or move the words into "desc"');
+  if (el.type === "obj" && "text" in el)
+    r.add(
+      join(path, "text"),
+      'an element of type "obj" cannot have "text"',
+      'change the type to "text", or move the words into "desc"',
+    );
   for (const key of ["text", "desc"]) if (key in el) r.type(join(path, key), el[key], "string", "warning");
   if ("bbox" in el) checkBbox(r, el.bbox, join(path, "bbox"), known);
   if ("color_palette" in el) checkPalette(r, el.color_palette, join(path, "color_palette"), MAX_ELEMENT_COLORS);
@@ -115,7 +161,8 @@ function checkComposition(r, cd, path) {
   r.unknownKeys(cd, path, COMPOSITION_KEYS);
   if ("background" in cd) r.type(join(path, "background"), cd.background, "string");
   const elements = join(path, "elements");
-  if ("elements" in cd && r.type(elements, cd.elements, "list")) cd.elements.forEach((el, i) => checkElement(r, el, join(elements, i)));
+  if ("elements" in cd && r.type(elements, cd.elements, "list"))
+    cd.elements.forEach((el, i) => checkElement(r, el, join(elements, i)));
   r.order(cd, path, COMPOSITION_KEYS);
 }
 
@@ -125,7 +172,8 @@ function verify(r, caption) {
   r.unknownKeys(caption, "", TOP_KEYS);
   if ("high_level_description" in caption) r.type("high_level_description", caption.high_level_description, "string");
   if ("style_description" in caption) checkStyle(r, caption.style_description, "style_description");
-  if ("compositional_deconstruction" in caption) checkComposition(r, caption.compositional_deconstruction, "compositional_deconstruction");
+  if ("compositional_deconstruction" in caption)
+    checkComposition(r, caption.compositional_deconstruction, "compositional_deconstruction");
   r.order(caption, "", TOP_KEYS, "warning");
 }
 
@@ -150,19 +198,33 @@ export function validateCaption(input, { tokenCount = null, tokensExact = false 
   let caption = input;
   if (typeof input === "string") {
     if (NON_ASCII_ESCAPE.test(input) && !/[^\x00-\x7f]/.test(input)) {
-      r.add("", "non-ASCII characters are written as \\uXXXX escapes", "save with ensure_ascii=False (generation still runs)", "warning");
+      r.add(
+        "",
+        "non-ASCII characters are written as \\uXXXX escapes",
+        "save with ensure_ascii=False (generation still runs)",
+        "warning",
+      );
     }
     try {
       caption = parseTracking(input, r.decimals);
     } catch (err) {
-      r.add("", `not valid JSON: ${err.message}`, "fix the syntax (Import repairs code fences, trailing commas and smart quotes)");
+      r.add(
+        "",
+        `not valid JSON: ${err.message}`,
+        "fix the syntax (Import repairs code fences, trailing commas and smart quotes)",
+      );
       return { valid: false, problems: r.problems, caption: null };
     }
   }
   verify(r, caption);
   if (tokenCount != null && tokenCount > MAX_TOKENS) {
     const label = `${tokensExact ? "" : "≈"}${tokenCount}`;
-    r.add("", `the caption is ${label} tokens; the model accepts at most ${MAX_TOKENS}`, "shorten the descriptions or remove elements", tokensExact ? "error" : "warning");
+    r.add(
+      "",
+      `the caption is ${label} tokens; the model accepts at most ${MAX_TOKENS}`,
+      "shorten the descriptions or remove elements",
+      tokensExact ? "error" : "warning",
+    );
   }
   return { valid: !r.problems.some((p) => p.severity === "error"), problems: r.problems, caption };
 }
