@@ -171,6 +171,17 @@ function drawGuides(g, guides, w, hgt) {
   g.setLineDash([]);
 }
 
+function drawEmptyHint(g, w, hgt) {
+  g.font = "500 13px Inter, system-ui, sans-serif";
+  g.fillStyle = "rgba(255,255,255,0.35)";
+  g.textAlign = "center";
+  g.fillText("Drag to draw a box", w / 2, hgt / 2 - 8);
+  g.font = "400 11px Inter, system-ui, sans-serif";
+  g.fillStyle = "rgba(255,255,255,0.22)";
+  g.fillText("or paste a caption in the Caption tab", w / 2, hgt / 2 + 12);
+  g.textAlign = "left";
+}
+
 /**
  * Draw the scene. view: {w, h (CSS px), state, selectedIds, hoverId, guides, draft (rect|null),
  * underlay (image|null), opacity, grid, showLabels, errorIds: Set}.
@@ -193,6 +204,7 @@ export function drawScene(g, view) {
   }
   if (view.grid) drawGrid(g, w, hgt, view.grid);
   drawCentreMarks(g, w, hgt);
+  if (!view.draft && !view.state.elements.some((el) => el.bbox)) drawEmptyHint(g, w, hgt);
   view.state.elements.forEach((el, i) => {
     if (el.bbox) drawBox(g, el, i, view, toPx);
   });

@@ -90,6 +90,9 @@ const CSS = `
 .ig4-palette { display: flex; flex-direction: column; gap: 6px; }
 .ig4-palette-row { display: flex; align-items: center; gap: 6px; }
 .ig4-chips { display: flex; flex-wrap: wrap; gap: 5px; }
+.ig4-chips:empty { display: none; }
+.ig4-style-body { display: flex; flex-direction: column; gap: 8px; }
+.ig4-field > .ig4-seg { align-self: flex-start; }
 .ig4-chip { position: relative; width: 26px; height: 26px; border-radius: 6px; border: 1px solid rgba(255,255,255,0.18); padding: 0; cursor: grab; box-shadow: inset 0 0 0 1px rgba(0,0,0,0.25); touch-action: none; }
 .ig4-chip:hover { transform: translateY(-1px); border-color: #fff; }
 .ig4-chip.dragging { opacity: 0.5; }
