@@ -73,7 +73,7 @@ export function captionPanel(ctx, backend, { onReveal }) {
     const item = h(
       `li.ig4-problem.${p.severity}`,
       {},
-      h("code", { textContent: p.path }),
+      h("code", { textContent: p.path || "caption" }),
       h("span", { textContent: ` ${p.message}` }),
       p.fix ? h("em", { textContent: ` — ${p.fix}` }) : null,
     );
