@@ -19,15 +19,26 @@ def materialize(
     *,
     dtype: torch.dtype | None,
     what: str,
+    replacements: Mapping[str, nn.Module] | None = None,
 ) -> M:
     """Build a module on the meta device and assign `state_dict` to it (no copy for matching dtypes).
 
-    Floating tensors are cast to `dtype` when given. Missing or unexpected keys raise ModelFileError
-    naming `what` was being loaded. Modules must not own non-persistent buffers (they would stay on meta).
+    `replacements` (module path → ready module, e.g. quantised Linears) are put in place first; the
+    state dict then covers only what is left. Floating tensors are cast to `dtype` when given. Missing or
+    unexpected keys raise ModelFileError naming `what` was being loaded. Modules must not own
+    non-persistent buffers (they would stay on meta).
     """
     with torch.device("meta"):
         module = build()
-    expected = set(module.state_dict().keys())
+    for path, replacement in (replacements or {}).items():
+        try:
+            module.get_submodule(path)
+        except AttributeError:
+            raise ModelFileError(f"The weights do not fit the {what}: unexpected layer {path!r}.") from None
+        module.set_submodule(path, replacement)
+    replaced = tuple(f"{path}." for path in replacements or {})
+    shapes = {k: v for k, v in module.state_dict().items() if not k.startswith(replaced)}
+    expected = set(shapes)
     missing = sorted(expected - state_dict.keys())
     unexpected = sorted(state_dict.keys() - expected)
     if missing or unexpected:
@@ -41,12 +52,11 @@ def materialize(
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() and v.dtype != dtype else v)
         for k, v in state_dict.items()
     }
-    shapes = module.state_dict()
     for name, tensor in cast.items():
         if tuple(tensor.shape) != tuple(shapes[name].shape):
             raise ModelFileError(
                 f"The weights do not fit the {what}: {name} has shape {tuple(tensor.shape)}, "
                 f"expected {tuple(shapes[name].shape)}. Is this the right file?"
             )
-    module.load_state_dict(cast, strict=True, assign=True)
+    module.load_state_dict(cast, strict=False, assign=True)  # completeness was checked above
     return module.eval().requires_grad_(False)

@@ -6,15 +6,18 @@ import json
 from pathlib import Path
 
 import torch
+from torch import nn
 
 from .errors import ModelFileError
 from .modules import materialize
+from .quant import ConcatLinear, detect_format
 from .safetensors_io import SafetensorsHeader, load_tensors, read_header, weight_files
 from .transformer import Ideogram4Transformer, TransformerConfig
 
 DETECTION_KEY = "embed_image_indicator.weight"
 _PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.")
-_SPLIT_QKV = (".attention.to_q.weight", ".attention.to_k.weight", ".attention.to_v.weight")
+_SPLIT_QKV_MODULES = (".attention.to_q", ".attention.to_k", ".attention.to_v")
+_SPLIT_QKV = tuple(f"{m}.weight" for m in _SPLIT_QKV_MODULES)
 
 
 def strip_prefix(name: str) -> str:
@@ -93,10 +96,38 @@ def read_transformer_config(path: str | Path) -> TransformerConfig:
     return TransformerConfig.from_dict(config) if config else infer_config(shapes)
 
 
+def to_original_module_paths(linears: dict[str, nn.Module]) -> dict[str, nn.Module]:
+    """Quantised replacements under diffusers paths → original paths (split q/k/v become one ConcatLinear)."""
+    out: dict[str, nn.Module] = {}
+    for path, module in linears.items():
+        if path.endswith(_SPLIT_QKV_MODULES):
+            continue
+        out[path.replace(".attention.to_out.0", ".attention.o")] = module
+    for path in linears:
+        if path.endswith(_SPLIT_QKV_MODULES[0]):
+            stem = path[: -len(_SPLIT_QKV_MODULES[0])]
+            parts = [linears.get(stem + suffix) for suffix in _SPLIT_QKV_MODULES]
+            if any(part is None for part in parts):
+                raise ModelFileError(f"{stem}: q, k and v are not quantised alike; the file is inconsistent.")
+            out[f"{stem}.attention.qkv"] = ConcatLinear(parts)
+    return out
+
+
 def load_transformer(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Ideogram4Transformer:
-    """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file."""
+    """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file.
+
+    Quantised Linears stay quantised (see `quant`); `dtype` is the compute dtype and the dtype of plain tensors.
+    """
     cfg = read_transformer_config(path)
-    files, _ = _locate(Path(path))
-    tensors = to_original_names(load_tensors(files))
-    model = materialize(lambda: Ideogram4Transformer(cfg), tensors, dtype=dtype, what="Ideogram 4 transformer")
+    files, config = _locate(Path(path))
+    fmt = detect_format([read_header(f) for f in files], config)
+    tensors = {strip_prefix(name): tensor for name, tensor in load_tensors(files).items()}
+    linears = to_original_module_paths(fmt.take_linears(tensors, dtype))
+    model = materialize(
+        lambda: Ideogram4Transformer(cfg),
+        to_original_names(tensors),
+        dtype=dtype,
+        what="Ideogram 4 transformer",
+        replacements=linears,
+    )
     return model.to(device)
