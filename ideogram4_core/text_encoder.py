@@ -18,6 +18,7 @@ from safetensors import safe_open
 from torch import nn
 
 from .errors import ModelFileError
+from .identify import expect
 from .modules import materialize
 from .safetensors_io import TensorInfo, read_header, weight_files
 from .tokenizer import CaptionTokenizer
@@ -211,6 +212,7 @@ def load_text_encoder(path: str | Path, *, device: torch.device | str, dtype: to
     Reads only the embedding and layers 0..max(TAP_LAYERS); the rest of the file is never read.
     """
     path = Path(path)
+    expect(path, "text_encoder")
     if path.is_dir() and not (path / "config.json").is_file() and (path / "text_encoder").is_dir():
         path = path / "text_encoder"
     config = _read_config(path)

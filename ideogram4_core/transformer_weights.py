@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from .errors import ModelFileError
+from .identify import expect
 from .modules import materialize
 from .quant import ConcatLinear, detect_format
 from .safetensors_io import SafetensorsHeader, load_tensors, read_header, weight_files
@@ -86,6 +87,7 @@ def _locate(path: Path) -> tuple[list[Path], dict | None]:
 def read_transformer_config(path: str | Path) -> TransformerConfig:
     """The model's sizes from its config or its tensor shapes; reads headers only, never tensor data."""
     path = Path(path)
+    expect(path, "transformer")
     files, config = _locate(path)
     shapes = {k: v for f in files for k, v in _original_shapes(read_header(f)).items()}
     if DETECTION_KEY not in shapes:

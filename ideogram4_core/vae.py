@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .errors import ModelFileError
+from .identify import expect
 from .modules import materialize
 from .safetensors_io import load_tensors, read_header, weight_files
 
@@ -337,6 +338,7 @@ def load_vae(path: str | Path, *, device: str | torch.device = "cpu", dtype: tor
     `dtype` None keeps the stored dtype. Files without encoder tensors load decoder-only.
     """
     path = Path(path)
+    expect(path, "vae")
     folder = path.is_dir()
     files = weight_files(path) if folder else [path]
     names: dict[str, tuple[int, ...]] = {}
