@@ -12,7 +12,7 @@ import torch
 from PIL import PngImagePlugin
 from safetensors.torch import save_file
 
-from . import cli_validate
+from . import cli_inspect, cli_validate
 from .demo import DEMO_CAPTION, write_demo_model
 from .devices import resolve_device, resolve_dtype
 from .errors import Ideogram4Error
@@ -64,6 +64,7 @@ def _build_parser() -> argparse.ArgumentParser:
     demo.set_defaults(run=_run_demo)
 
     cli_validate.add_parser(commands)
+    cli_inspect.add_parser(commands)
     return parser
 
 

@@ -202,6 +202,12 @@ def float_format(headers: Sequence[SafetensorsHeader]) -> str:
     return "+".join(sorted(counts, key=lambda d: -counts[d])) or "no floating-point tensors"
 
 
+def layer_index(name: str) -> int | None:
+    """N in a `….layers.N.…` tensor name."""
+    match = _LAYER.search(name)
+    return int(match[1]) if match else None
+
+
 def parameters(name: str, info: TensorInfo) -> int:
     """Model parameters a tensor holds: 0 for quantisation side tensors, 2 per byte for packed 4-bit weights."""
     if name.endswith(QUANT_AUX) or ".quant_state." in name or name == "scaled_fp8":

@@ -1,0 +1,162 @@
+"""``python -m ideogram4_core inspect FILE_OR_DIR``: what a model file or folder is and what it is for, as JSON.
+
+Reads safetensors headers only, so it is instant for multi-GB files. A repo root is reported per component
+(`components`), a plain folder of files per file (`files`). Exit status: 0 recognised, 1 readable but not
+recognised, 2 unreadable (pickle, GGUF, truncated, corrupt, missing). Wire it with ``add_parser(subparsers)``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from pathlib import Path
+
+import torch
+
+from . import identify_rules as rules
+from .errors import ModelFileError
+from .identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
+from .text_encoder import TAP_LAYERS
+
+EXIT_RECOGNISED, EXIT_UNRECOGNISED, EXIT_UNREADABLE = 0, 1, 2
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+_MODEL_FILES = ("*.safetensors", "*.gguf", "*.ckpt", "*.pt", "*.pth", "*.bin")
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``inspect`` sub-command."""
+    parser = subparsers.add_parser(
+        "inspect",
+        help="say what a model file or folder is and where it goes (JSON, headers only)",
+        description="Print JSON: family, weight format, dtypes, parameter count, memory once loaded and whether "
+        "Ideogram 4 can use it (and as what). Exit 0 recognised, 1 not recognised, 2 unreadable.",
+    )
+    parser.add_argument("path", metavar="FILE_OR_DIR", type=Path, help=".safetensors file, component folder or repo")
+    parser.add_argument("--dtype", choices=sorted(DTYPES), default="bf16", help="compute dtype assumed (bf16)")
+    parser.set_defaults(run=run)
+    return parser
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the report of ``args.path``; returns the exit status (unreadable single files raise)."""
+    report = inspect(args.path, DTYPES[args.dtype])
+    print(json.dumps(report, ensure_ascii=False, indent=2))
+    return _status(report)
+
+
+def inspect(path: Path, compute_dtype: torch.dtype = torch.bfloat16) -> dict:
+    """The JSON report of a file, a component folder, a repo root or a folder of model files."""
+    if path.is_dir() and is_repo_root(path):
+        return _repo_report(path, compute_dtype)
+    if path.is_dir() and not _is_component(path):
+        files = sorted(f for pattern in _MODEL_FILES for f in path.glob(pattern))
+        return {"path": str(path), "files": [_guarded(f, None, compute_dtype) for f in files]}
+    return _report(identify(path), None, compute_dtype)
+
+
+def _is_component(folder: Path) -> bool:
+    return (folder / "config.json").is_file() or any(folder.glob("*.safetensors.index.json"))
+
+
+def _repo_report(root: Path, compute_dtype: torch.dtype) -> dict:
+    identity = identify(root)
+    report = {"path": str(root), "family": identity.family, "description": identity.description}
+    if identity.family != REPO:
+        return {**report, "usable": False, "problem": f"{root} is {identity.description}."}
+    components = {
+        sub: _guarded(root / sub, role, compute_dtype) for sub, role in REPO_FOLDERS.items() if (root / sub).is_dir()
+    }
+    usable = identity.usable and all(c.get("usable") for c in components.values())
+    stages = [components.get(sub, {}).get("resident_bytes") or 0 for sub in REPO_FOLDERS]
+    return {
+        **report,
+        "usable": usable,
+        "use_as": identity.use_as if usable else None,
+        "problem": identity.problem,
+        "tokenizer": (root / "tokenizer").is_dir(),
+        "compute_dtype": _dtype_name(compute_dtype),
+        # Stages load one at a time: the text encoder, then both transformers together, then the VAE.
+        "peak_resident_bytes": max(stages[0] + stages[1], stages[2], stages[3]),
+        "components": components,
+    }
+
+
+def _guarded(path: Path, role: str | None, compute_dtype: torch.dtype) -> dict:
+    """A file's or component's report, or its one-line error when it cannot be read."""
+    try:
+        return _report(identify(path), role, compute_dtype)
+    except ModelFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return {"path": str(path), "error": str(exc)}
+
+
+def _report(identity: Identity, role: str | None, compute_dtype: torch.dtype) -> dict:
+    """One file's or folder's fields; `role` (as in an official repo) decides usability when given."""
+    problem = mismatch(identity, role) if role else _problem(identity)
+    tensors = {n: i for h in identity.headers for n, i in h.tensors.items()}
+    dtypes: dict[str, int] = {}
+    for info in tensors.values():
+        dtypes[info.dtype] = dtypes.get(info.dtype, 0) + 1
+    report = {
+        "path": str(identity.path),
+        "family": identity.family,
+        "description": identity.description,
+        "branch": identity.branch,
+        "format": identity.format,
+        "dtypes": dtypes,
+        "tensors": len(tensors),
+        "parameters": sum(rules.parameters(n, i) for n, i in tensors.items()),
+        "file_bytes": sum(h.path.stat().st_size for h in identity.headers),
+        "compute_dtype": _dtype_name(compute_dtype),
+        "resident_bytes": None if problem else resident_bytes(identity, compute_dtype),
+        "usable": problem is None,
+        "use_as": None if problem else identity.use_as,
+        "problem": problem,
+        "notes": list(identity.notes),
+    }
+    if identity.family != rules.TRANSFORMER:
+        del report["branch"]
+    return report
+
+
+def _problem(identity: Identity) -> str | None:
+    if identity.usable:
+        return None
+    if identity.problem:
+        return identity.problem
+    return f"{label(identity.path)} is {identity.description}; Ideogram 4 has no use for it."
+
+
+def resident_bytes(identity: Identity, compute_dtype: torch.dtype) -> int:
+    """Memory the loader keeps: plain floats at `compute_dtype`, quantised tensors and scales as stored.
+
+    The text encoder counts only what its loader reads (embedding and layers up to the last tap).
+    """
+    size = torch.empty((), dtype=compute_dtype).element_size()
+    tensors = {n: i for h in identity.headers for n, i in h.tensors.items()}
+    if identity.family == rules.TEXT_ENCODER:
+        tensors = {n: i for n, i in tensors.items() if _text_encoder_loads(n)}
+    cast = {n for n, i in tensors.items() if i.dtype in rules.FLOAT_DTYPES and rules.parameters(n, i)}
+    return sum(math.prod(i.shape) * size if n in cast else i.nbytes for n, i in tensors.items())
+
+
+def _text_encoder_loads(name: str) -> bool:
+    if name.startswith(("visual.", "model.visual.")):
+        return False
+    if name.endswith("embed_tokens.weight"):
+        return True
+    layer = rules.layer_index(name)
+    return layer is not None and layer <= max(TAP_LAYERS)
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    return next(name for name, d in DTYPES.items() if d == dtype)
+
+
+def _status(report: dict) -> int:
+    entries = [e for e in (report, *report.get("components", {}).values(), *report.get("files", [])) if len(e) > 2]
+    if any("error" in e for e in entries):
+        return EXIT_UNREADABLE
+    return EXIT_UNRECOGNISED if not entries or any(e["family"] == UNKNOWN for e in entries) else EXIT_RECOGNISED
