@@ -49,11 +49,12 @@ def read_header(path: str | Path) -> SafetensorsHeader:
         raise ModelFileError(f"File not found: {path}. Check the path.")
     size = path.stat().st_size
     with path.open("rb") as f:
-        head = f.read(8)
+        head = f.read(9)  # the header length, then the JSON's "{"
         _refuse_foreign_format(path, head)
-        if len(head) < 8:
+        if len(head) < 9:
             raise ModelFileError(f"{path.name} is empty or truncated (only {size} bytes). Download it again.")
-        (header_len,) = struct.unpack("<Q", head)
+        (header_len,) = struct.unpack("<Q", head[:8])
+        f.seek(8)
         if header_len > _MAX_HEADER_BYTES or 8 + header_len > size:
             raise ModelFileError(
                 f"{path.name} is not a valid safetensors file (corrupt or truncated header). Download it again."
@@ -88,7 +89,8 @@ def _refuse_foreign_format(path: Path, head: bytes) -> None:
             f"{path.name} is a GGUF file; GGUF is not supported yet. Use the official fp8/nf4 folders or a ComfyUI "
             "fp8_scaled/nvfp4 .safetensors file."
         )
-    if head[:2] == b"PK" or head[:1] == b"\x80" or path.suffix in {".ckpt", ".pt", ".pth", ".bin", ".pkl"}:
+    pickle_magic = (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{"  # else: a header length
+    if pickle_magic or path.suffix in {".ckpt", ".pt", ".pth", ".bin", ".pkl"}:
         raise ModelFileError(
             f"{path.name} is a pickle checkpoint (.ckpt/.pt/.bin); it is never loaded because unpickling can run "
             "code. Use the .safetensors version of this model."
