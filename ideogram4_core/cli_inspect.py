@@ -156,7 +156,8 @@ def _dtype_name(dtype: torch.dtype) -> str:
 
 
 def _status(report: dict) -> int:
-    entries = [e for e in (report, *report.get("components", {}).values(), *report.get("files", [])) if len(e) > 2]
+    entries = [report] if "family" in report else []
+    entries += [*report.get("components", {}).values(), *report.get("files", [])]
     if any("error" in e for e in entries):
         return EXIT_UNREADABLE
     return EXIT_UNRECOGNISED if not entries or any(e["family"] == UNKNOWN for e in entries) else EXIT_RECOGNISED
