@@ -1,0 +1,65 @@
+"""Values that flow between the pack's nodes (IDEOGRAM4_MODEL, IDEOGRAM4_TEXT_ENCODER, IDEOGRAM4_VAE).
+
+Plain data, no ComfyUI imports: each holds ComfyUI ModelPatchers (typed `Any` here) around engine modules,
+plus what the consuming nodes need to report and check. Modules sit on their offload device until a
+consuming node loads them (`comfy_adapter.load_to_device` / `models_on_device`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..ideogram4_core.text_encoder import TextEncoder
+from ..ideogram4_core.tokenizer import CaptionTokenizer
+from ..ideogram4_core.transformer import TransformerConfig
+
+MODEL_TYPE = "IDEOGRAM4_MODEL"
+TEXT_ENCODER_TYPE = "IDEOGRAM4_TEXT_ENCODER"
+VAE_TYPE = "IDEOGRAM4_VAE"
+
+
+@dataclass(frozen=True)
+class Ideogram4Model:
+    """Both transformer branches. `uncond` None: only guidance 1 is possible.
+
+    `stream` is the block-streaming choice for the sampler: None decides by free VRAM, True always streams.
+    """
+
+    cond: Any  # ModelPatcher around ideogram4_core.transformer.Ideogram4Transformer
+    uncond: Any | None
+    config: TransformerConfig
+    description: str  # e.g. "cond: ideogram4_fp8_scaled.safetensors (comfy-fp8-scaled) · uncond: …"
+    dtype: torch.dtype  # compute dtype the modules were built for
+    stream: bool | None = None
+
+    def patchers(self, with_uncond: bool = True) -> list[Any]:
+        """The patchers a sampling run needs, conditional first (it gets VRAM first)."""
+        return [self.cond] + ([self.uncond] if with_uncond and self.uncond is not None else [])
+
+
+@dataclass(frozen=True)
+class Ideogram4TextEncoderModel:
+    """The Qwen3-VL tap encoder (`patcher.model`) and the caption tokenizer that belongs to it."""
+
+    patcher: Any  # ModelPatcher around ideogram4_core.text_encoder.Qwen3TapEncoder
+    tokenizer: CaptionTokenizer
+    description: str
+    dtype: torch.dtype
+
+    def encoder(self) -> TextEncoder:
+        """The engine's caption encoder over the patcher's module (load it to the device first)."""
+        return TextEncoder(self.patcher.model, self.tokenizer)
+
+
+@dataclass(frozen=True)
+class Ideogram4VAE:
+    """The FLUX.2 VAE (`patcher.model` is ideogram4_core.vae.Flux2VAE)."""
+
+    patcher: Any
+    description: str
+    dtype: torch.dtype
+    path: Path
