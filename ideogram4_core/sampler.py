@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import torch
 
@@ -18,6 +19,22 @@ StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], "bool | None"]
 
 class SamplingStopped(Exception):
     """Raised when a step callback asks to stop."""
+
+
+@dataclass(frozen=True)
+class StartLatent:
+    """Image-to-image start: clean tokens (1 or B, N, 128) and the noise level to start from (0 < denoise ≤ 1)."""
+
+    tokens: torch.Tensor
+    denoise: float
+
+
+def start_step(sig: torch.Tensor, denoise: float) -> int:
+    """The first step whose σ is at most `denoise`; at least one step always runs."""
+    if not 0.0 < denoise <= 1.0:
+        raise Ideogram4Error(f"denoise must be in (0, 1] (got {denoise:g}).")
+    below = (sig[:-1] <= denoise).nonzero()
+    return int(below[0]) if len(below) else len(sig) - 2
 
 
 def initial_noise(seed: int, batch: int, num_tokens: int) -> torch.Tensor:
@@ -51,10 +68,13 @@ def sample(
     size: tuple[int, int],
     settings: SamplingSettings,
     callback: StepCallback | None = None,
+    start: StartLatent | None = None,
 ) -> torch.Tensor:
     """Denoise `noise` (B, N, 128) into clean latent tokens (float32) for the caption features `text`.
 
-    `text` holds one (L, F) feature tensor per image; `size` is (width, height) in pixels.
+    `text` holds one (L, F) feature tensor per image; `size` is (width, height) in pixels. With `start`,
+    sampling begins at step k = `start_step(σ, denoise)` from x = (1 − σ_k)·tokens + σ_k·noise, and the
+    callback counts the remaining steps only.
     """
     device = next(cond.parameters()).device
     guidance = settings.guidance_schedule()
@@ -62,13 +82,18 @@ def sample(
         raise Ideogram4Error("Guidance other than 1 needs the unconditional transformer; load it or set guidance 1.")
     sig = schedule.sigmas(settings.steps, settings.mu, settings.std, *size).to(device)
     x = noise.to(device=device, dtype=torch.float32)
+    first = 0
+    if start is not None:
+        first = start_step(sig, start.denoise)
+        x = (1.0 - sig[first]) * start.tokens.to(device=device, dtype=torch.float32) + sig[first] * x
     batch = x.shape[0]
     text_features, text_mask = pack_text([t.to(device) for t in text])
     rope_cond = cond.rotary(text_features.shape[1], grid, device)
     rope_uncond = uncond.rotary(0, grid, device) if uncond is not None else None
 
     with torch.inference_mode():
-        for i, g in enumerate(guidance):
+        for i in range(first, len(guidance)):
+            g = guidance[i]
             # The reference derives model time from scheduler timesteps (σ·1000); keep its rounding.
             t = (1.0 - (sig[i] * 1000.0) / 1000.0).expand(batch)
             v = None
@@ -79,6 +104,7 @@ def sample(
                 v = v_uncond if v is None else g * v + (1.0 - g) * v_uncond
             denoised = x + sig[i] * v
             x = x + (sig[i + 1] - sig[i]) * -v
-            if callback is not None and callback(i, len(guidance), x, denoised):
-                raise SamplingStopped(f"Stopped after step {i + 1} of {len(guidance)}.")
+            step, total = i - first, len(guidance) - first
+            if callback is not None and callback(step, total, x, denoised):
+                raise SamplingStopped(f"Stopped after step {step + 1} of {total}.")
     return x
