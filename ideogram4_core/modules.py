@@ -32,9 +32,10 @@ def materialize(
         module = build()
     for path, replacement in (replacements or {}).items():
         try:
-            module.get_submodule(path)
+            original = module.get_submodule(path)
         except AttributeError:
             raise ModelFileError(f"The weights do not fit the {what}: unexpected layer {path!r}.") from None
+        _check_replacement(original, replacement, path, what)
         module.set_submodule(path, replacement)
     replaced = tuple(f"{path}." for path in replacements or {})
     shapes = {k: v for k, v in module.state_dict().items() if not k.startswith(replaced)}
@@ -60,3 +61,19 @@ def materialize(
             )
     module.load_state_dict(cast, strict=False, assign=True)  # completeness was checked above
     return module.eval().requires_grad_(False)
+
+
+def _check_replacement(original: nn.Module, replacement: nn.Module, path: str, what: str) -> None:
+    """A quantised replacement must stand in for a Linear of the same [out, in] shape."""
+    if not isinstance(original, nn.Linear):
+        raise ModelFileError(
+            f"The weights do not fit the {what}: {path!r} is stored quantised, but it is a "
+            f"{type(original).__name__}, not a Linear layer."
+        )
+    expected = (original.out_features, original.in_features)
+    got = (getattr(replacement, "out_features", None), getattr(replacement, "in_features", None))
+    if got != expected:
+        raise ModelFileError(
+            f"The weights do not fit the {what}: quantised layer {path!r} is {got[0]}×{got[1]}, expected "
+            f"{expected[0]}×{expected[1]}. Is this the right file?"
+        )

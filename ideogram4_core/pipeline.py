@@ -143,10 +143,12 @@ class Ideogram4Pipeline:
             raise ModelFileError(
                 "Guidance needs the unconditional transformer; pass --unconditional-transformer (or set guidance 1)."
             )
-        cond = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype)
+        cond = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
         uncond = None
         if needs_uncond:
-            uncond = load_transformer(self.paths.unconditional_transformer, device=self.device, dtype=self.dtype)
+            uncond = load_transformer(
+                self.paths.unconditional_transformer, device=self.device, dtype=self.dtype, branch="uncond"
+            )
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
             return sample(cond, uncond, text, noise, grid, size, settings, callback).cpu()

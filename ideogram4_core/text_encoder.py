@@ -20,7 +20,10 @@ from torch import nn
 from .errors import ModelFileError
 from .identify import expect
 from .modules import materialize
-from .safetensors_io import TensorInfo, read_header, weight_files
+from .quant import detect_format
+from .quant.comfy import metadata_markers
+from .quant.fp8 import use_fp8_matmul
+from .safetensors_io import read_header, weight_files
 from .tokenizer import CaptionTokenizer
 
 TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)
@@ -29,8 +32,6 @@ TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)
 # Where the language tower's tensors live, most specific first: the official Ideogram 4 text_encoder/ (head-less
 # Qwen3VLModel), the Hugging Face Qwen3-VL original, ComfyUI's text-only repack.
 LAYOUT_PREFIXES = ("language_model.", "model.language_model.", "model.")
-_PLAIN_DTYPES = {"F32", "BF16", "F16"}
-_QUANT_MARKERS = (".weight_scale", ".comfy_quant", "scaled_fp8", ".absmax", ".quant_state", ".quant_map")
 _EXPECTED = (
     "Expected the text_encoder/ folder of the Ideogram 4 repo (config.json + language_model.* tensors) "
     "or a Qwen3-VL-8B .safetensors file."
@@ -206,21 +207,25 @@ class Qwen3TapEncoder(nn.Module):
         return torch.stack(taps, dim=-1).flatten(1).float()
 
 
-def load_text_encoder(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Qwen3TapEncoder:
+def load_text_encoder(
+    path: str | Path, *, device: torch.device | str, dtype: torch.dtype, fp8_matmul: bool = False
+) -> Qwen3TapEncoder:
     """Load the language tower from a text_encoder/ folder (single or sharded) or a single .safetensors file.
 
-    Reads only the embedding and layers 0..max(TAP_LAYERS); the rest of the file is never read.
+    Reads only the embedding and layers 0..max(TAP_LAYERS); the rest of the file is never read. Quantised
+    Linears (any registered format, see `quant`) stay quantised; `dtype` is the compute dtype. `fp8_matmul`
+    runs fp8 layers as real fp8 matmuls where the GPU supports them.
     """
     path = Path(path)
     expect(path, "text_encoder")
     if path.is_dir() and not (path / "config.json").is_file() and (path / "text_encoder").is_dir():
         path = path / "text_encoder"
     config = _read_config(path)
-    files = weight_files(path) if path.is_dir() else [path]
-    located = {name: (file, info) for file in files for name, info in read_header(file).tensors.items()}
+    headers = [read_header(file) for file in (weight_files(path) if path.is_dir() else [path])]
+    located = {name: (header.path, info) for header in headers for name, info in header.tensors.items()}
     prefix = _layout_prefix(path, located)
     tower = {name[len(prefix) :]: located[name] for name in located if name.startswith(prefix)}
-    _refuse_quantised(path, config, tower)
+    fmt = detect_format(headers, config)
     if config:
         cfg = TextEncoderConfig.from_hf(config, str(path))
     else:
@@ -231,8 +236,15 @@ def load_text_encoder(path: str | Path, *, device: torch.device | str, dtype: to
             f"{max(TAP_LAYERS) + 1} are needed. {_EXPECTED}"
         )
     wanted = {prefix + name: file for name, (file, _) in tower.items() if _is_needed(name)}
-    state = {name[len(prefix) :]: tensor for name, tensor in _read_tensors(wanted, device).items()}
-    return materialize(lambda: Qwen3TapEncoder(cfg), state, dtype=dtype, what="Qwen3-VL text encoder")
+    stored = _read_tensors(wanted, device) | metadata_markers(headers)
+    state = {name[len(prefix) :]: t for name, t in stored.items() if name.startswith(prefix)}
+    state = {name: tensor for name, tensor in state.items() if _is_needed(name)}
+    linears = fmt.take_linears(state, dtype)
+    model = materialize(
+        lambda: Qwen3TapEncoder(cfg), state, dtype=dtype, what="Qwen3-VL text encoder", replacements=linears
+    )
+    use_fp8_matmul(model, fp8_matmul)
+    return model
 
 
 def _is_needed(name: str) -> bool:
@@ -272,19 +284,6 @@ def _layout_prefix(path: Path, names: Mapping[str, object]) -> str:
     else:
         found = f"tensors named like {next(iter(names), 'nothing')!r}"
     raise ModelFileError(f"{path} holds {found}, not a Qwen3-VL language tower. {_EXPECTED}")
-
-
-def _refuse_quantised(path: Path, config: Mapping, tower: Mapping[str, tuple[Path, TensorInfo]]) -> None:
-    quantised = (
-        "quantization_config" in config
-        or config.get("ideogram_fp8_weight_only")
-        or any(name.endswith(_QUANT_MARKERS) or info.dtype not in _PLAIN_DTYPES for name, (_, info) in tower.items())
-    )
-    if quantised:
-        raise ModelFileError(
-            f"{path} is a quantised (fp8/nf4) text encoder, which is not supported yet. "
-            "Use the bf16 text encoder for now."
-        )
 
 
 def _read_tensors(wanted: Mapping[str, Path], device: torch.device | str) -> dict[str, torch.Tensor]:

@@ -131,9 +131,8 @@ class TimestepEmbedding(nn.Module):
         self.mlp_in = nn.Linear(dim, dim)
         self.mlp_out = nn.Linear(dim, dim)
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        """`t` is model time in [0, 1]; the reference rounds it to the weight dtype before the sinusoid."""
-        dtype = self.mlp_in.weight.dtype if self.mlp_in.weight.is_floating_point() else torch.bfloat16
+    def forward(self, t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+        """`t` is model time in [0, 1]; the reference rounds it to the compute dtype before the sinusoid."""
         half = self.mlp_in.in_features // 2
         freqs = torch.exp(torch.arange(half, device=t.device, dtype=torch.float32) * (-math.log(1e4) / (half - 1)))
         angles = (t.to(dtype).float() * 1e4).unsqueeze(-1) * freqs
@@ -197,7 +196,7 @@ class Ideogram4Transformer(nn.Module):
         """
         dtype = self.dtype
         image_rows = self.input_proj(x.to(dtype)) + self.embed_image_indicator.weight[1]
-        adaln = F.silu(self.adaln_proj(self.t_embedding(t)))
+        adaln = F.silu(self.adaln_proj(self.t_embedding(t, dtype)))
         mask = None
         if text is None:
             h = image_rows

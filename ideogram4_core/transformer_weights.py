@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Literal
 
 import torch
 from torch import nn
@@ -12,6 +13,8 @@ from .errors import ModelFileError
 from .identify import expect
 from .modules import materialize
 from .quant import ConcatLinear, detect_format
+from .quant.comfy import metadata_markers
+from .quant.fp8 import use_fp8_matmul
 from .safetensors_io import SafetensorsHeader, load_tensors, read_header, weight_files
 from .transformer import Ideogram4Transformer, TransformerConfig
 
@@ -19,6 +22,10 @@ DETECTION_KEY = "embed_image_indicator.weight"
 _PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.")
 _SPLIT_QKV_MODULES = (".attention.to_q", ".attention.to_k", ".attention.to_v")
 _SPLIT_QKV = tuple(f"{m}.weight" for m in _SPLIT_QKV_MODULES)
+
+Branch = Literal["cond", "uncond"]
+BRANCH_ROLES = {"cond": "conditional_transformer", "uncond": "unconditional_transformer"}
+"""`expect` roles that check a transformer is the branch it is loaded as."""
 
 
 def strip_prefix(name: str) -> str:
@@ -115,15 +122,27 @@ def to_original_module_paths(linears: dict[str, nn.Module]) -> dict[str, nn.Modu
     return out
 
 
-def load_transformer(path: str | Path, *, device: torch.device | str, dtype: torch.dtype) -> Ideogram4Transformer:
+def load_transformer(
+    path: str | Path,
+    *,
+    device: torch.device | str,
+    dtype: torch.dtype,
+    branch: Branch | None = None,
+    fp8_matmul: bool = False,
+) -> Ideogram4Transformer:
     """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file.
 
     Quantised Linears stay quantised (see `quant`); `dtype` is the compute dtype and the dtype of plain tensors.
+    `branch` ("cond"/"uncond") refuses the other branch when the file records which one it is. `fp8_matmul`
+    runs fp8 layers as real fp8 matmuls where the GPU supports them (else they are dequantised per call).
     """
+    if branch is not None:
+        expect(path, BRANCH_ROLES[branch])
     cfg = read_transformer_config(path)
     files, config = _locate(Path(path))
-    fmt = detect_format([read_header(f) for f in files], config)
-    tensors = {strip_prefix(name): tensor for name, tensor in load_tensors(files).items()}
+    headers = [read_header(f) for f in files]
+    fmt = detect_format(headers, config)
+    tensors = {strip_prefix(name): tensor for name, tensor in (load_tensors(files) | metadata_markers(headers)).items()}
     linears = to_original_module_paths(fmt.take_linears(tensors, dtype))
     model = materialize(
         lambda: Ideogram4Transformer(cfg),
@@ -132,4 +151,5 @@ def load_transformer(path: str | Path, *, device: torch.device | str, dtype: tor
         what="Ideogram 4 transformer",
         replacements=linears,
     )
+    use_fp8_matmul(model, fp8_matmul)
     return model.to(device)

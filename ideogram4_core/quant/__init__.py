@@ -15,6 +15,9 @@ import torch
 from torch import nn
 
 from ..safetensors_io import SafetensorsHeader
+from .comfy import ComfyFp8Scaled, ComfyNvfp4Mixed
+from .fp8 import OfficialFp8
+from .nf4 import OfficialNf4
 
 
 class WeightFormat(Protocol):
@@ -40,7 +43,7 @@ class PlainFloat:
 
 
 # Checked in order; the first match wins, so the catch-all PlainFloat stays last.
-FORMATS: list[WeightFormat] = [PlainFloat()]
+FORMATS: list[WeightFormat] = [ComfyNvfp4Mixed(), ComfyFp8Scaled(), OfficialFp8(), OfficialNf4(), PlainFloat()]
 
 
 def detect_format(headers: Sequence[SafetensorsHeader], config: Mapping | None = None) -> WeightFormat:
@@ -53,6 +56,8 @@ class ConcatLinear(nn.Module):
     def __init__(self, parts: Sequence[nn.Module]) -> None:
         super().__init__()
         self.parts = nn.ModuleList(parts)
+        self.in_features = parts[0].in_features
+        self.out_features = sum(part.out_features for part in parts)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.cat([part(x) for part in self.parts], dim=-1)
