@@ -30,17 +30,24 @@ const viewUrl = (img) =>
     `/view?${new URLSearchParams({ filename: img.filename, subfolder: img.subfolder ?? "", type: img.type ?? "output" })}`,
   );
 
-/** Hide a widget on the classic canvas and in Nodes 2.0 while keeping it serialised. */
+/**
+ * Hide a widget on the classic canvas and in Nodes 2.0 while keeping it serialised. The options object is
+ * changed in place: Nodes 2.0 keeps its own reference to it (widget value store) and lets that copy win.
+ */
 function hideWidget(widget) {
   widget.hidden = true;
-  widget.options = { ...widget.options, hidden: true };
+  if (widget.options) widget.options.hidden = true;
+  else widget.options = { hidden: true };
   widget.computeSize = () => [0, -4];
 }
 
 /** Let ComfyUI's workflow change tracker notice an edit (keys never reach its listeners). */
 function markChanged(node) {
   node.setDirtyCanvas?.(true, false);
-  app.extensionManager?.workflow?.activeWorkflow?.changeTracker?.checkState?.();
+  const tracker = app.extensionManager?.workflow?.activeWorkflow?.changeTracker;
+  // captureCanvasState() replaced checkState() (deprecated, warns) in newer frontends.
+  if (typeof tracker?.captureCanvasState === "function") tracker.captureCanvasState();
+  else tracker?.checkState?.();
 }
 
 function linkOf(graph, id) {
