@@ -7,6 +7,8 @@ layout. `X.weight_scale_2` fp32 scalar: the global scale. `W = e2m1 · block_sca
 
 from __future__ import annotations
 
+import functools
+
 import torch
 
 from .linear import DequantLinear
@@ -15,6 +17,11 @@ BLOCK = 16
 E2M1_VALUES = (0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0, -0.0, -0.5, -1.0, -1.5, -2.0, -3.0, -4.0, -6.0)
 # Both values of every byte, high nibble first: one lookup decodes a byte.
 _BYTE_PAIRS = torch.tensor([[E2M1_VALUES[b >> 4], E2M1_VALUES[b & 0xF]] for b in range(256)])
+
+
+@functools.cache
+def _byte_pairs(device: torch.device) -> torch.Tensor:
+    return _BYTE_PAIRS.to(device)  # once per device: no host-to-device copy on every call
 
 
 def unswizzle_block_scales(blocked: torch.Tensor, rows: int, cols: int) -> torch.Tensor:
@@ -36,7 +43,7 @@ def dequantize_nvfp4(packed: torch.Tensor, block_scales: torch.Tensor, global_sc
     code · block scale is exact in float32, so multiplying by the global scale rounds once.
     """
     rows = packed.shape[0]
-    values = _BYTE_PAIRS.to(packed.device)[packed.int()].reshape(rows, -1, BLOCK)
+    values = _byte_pairs(packed.device)[packed.int()].reshape(rows, -1, BLOCK)
     return (values * block_scales.float().unsqueeze(-1) * global_scale.float()).reshape(rows, -1)
 
 
