@@ -24,22 +24,24 @@ from torch import nn
 
 @dataclass
 class _Slot:
-    """One tensor of a module: where it hangs, its offload (original) value and what copies are made from."""
+    """One parameter or buffer: the table it hangs in (a module's `_parameters` or `_buffers`) and its original.
 
-    module: nn.Module
+    Device copies are put in the table as plain tensors while needed; `restore` puts the original object back.
+    """
+
+    table: dict[str, torch.Tensor | None]
     name: str
     original: torch.Tensor
-    is_parameter: bool
     source: torch.Tensor = field(init=False)  # what copies are made from: `original` or its pinned twin
 
     def __post_init__(self) -> None:
-        self.source = self.original
+        self.source = self.original.detach()
 
     def attach(self, tensor: torch.Tensor) -> None:
-        if self.is_parameter:
-            self.module._parameters[self.name].data = tensor
-        else:
-            self.module._buffers[self.name] = tensor
+        self.table[self.name] = tensor
+
+    def restore(self) -> None:
+        self.table[self.name] = self.original
 
 
 def _slots(modules: Sequence[nn.Module], skip: set[int] = frozenset()) -> list[_Slot]:
@@ -51,8 +53,8 @@ def _slots(modules: Sequence[nn.Module], skip: set[int] = frozenset()) -> list[_
         if id(module) in seen:
             continue
         seen.add(id(module))
-        slots += [_Slot(module, n, p.data, True) for n, p in module._parameters.items() if p is not None]
-        slots += [_Slot(module, n, b, False) for n, b in module._buffers.items() if b is not None]
+        for table in (module._parameters, module._buffers):
+            slots += [_Slot(table, name, tensor) for name, tensor in table.items() if tensor is not None]
         stack += [child for child in module._modules.values() if child is not None]
     return slots
 
@@ -100,10 +102,10 @@ class BlockStreamer:
 
     def __enter__(self) -> BlockStreamer:
         for slot in self._resident:
-            slot.attach(slot.original.to(self.device))
+            slot.attach(slot.source.to(self.device))
         if self._pin:
             for slot in self._streamed_slots():
-                slot.source = slot.original.pin_memory()
+                slot.source = slot.source.pin_memory()
         for i, block in enumerate(self.blocks):
             self._hooks.append(block.register_forward_pre_hook(lambda *_, i=i: self._before(i)))
             self._hooks.append(block.register_forward_hook(lambda *_, i=i: self._after(i)))
@@ -116,9 +118,9 @@ class BlockStreamer:
         for i in range(len(self._streamed)):
             self._drop(i)
         for slot in self._resident:
-            slot.attach(slot.original)
+            slot.restore()
         for slot in self._streamed_slots():
-            slot.source = slot.original
+            slot.source = slot.original.detach()
 
     def _streamed_slots(self) -> list[_Slot]:
         return [slot for block in self._streamed for slot in block.slots]
@@ -157,5 +159,5 @@ class BlockStreamer:
     def _drop(self, i: int) -> None:
         block = self._streamed[i]
         for slot in block.slots:
-            slot.attach(slot.original)
+            slot.restore()
         block.copies, block.ready, block.loaded = [], None, False

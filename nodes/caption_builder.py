@@ -19,29 +19,19 @@ Tokenizer for exact token counts: ``$IDEOGRAM4_TOKENIZER``, else ComfyUI's bundl
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 from typing import Any
 
 from comfy_api.latest import io, ui
 
 from ..ideogram4_core.caption import build_caption, configured_tokenizer_dir
+from .model_catalog import bundled_tokenizer
 from .routes import register_routes
-
-COMFY_TOKENIZER = Path("text_encoders") / "qwen25_tokenizer"
 
 
 def tokenizer_dir() -> Path | None:
     """The configured tokenizer folder, else the Qwen tokenizer bundled with ComfyUI (if present)."""
-    configured = configured_tokenizer_dir()
-    if configured is not None:
-        return configured
-    spec = importlib.util.find_spec("comfy")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        candidate = Path(location) / COMFY_TOKENIZER
-        if candidate.is_dir():
-            return candidate
-    return None
+    return configured_tokenizer_dir() or bundled_tokenizer()
 
 
 class IG4_CaptionBuilder(io.ComfyNode):

@@ -1,8 +1,4 @@
-"""The Caption Builder node and the check route, with a stand-in for ComfyUI's ``comfy_api`` (CI has no ComfyUI).
-
-The pack is imported under an alias package so the node's relative imports resolve as inside ComfyUI,
-without running the pack's or ``nodes``' ``__init__`` (which would import every other node).
-"""
+"""The Caption Builder node and the check route, with a stand-in for ComfyUI's ``comfy_api`` (``comfy_stub``)."""
 
 from __future__ import annotations
 
@@ -14,52 +10,18 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import pytest
+from comfy_stub import comfy_api_modules, forget_pack, import_pack
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = json.loads((ROOT / "tests" / "caption_corpus" / "corpus.json").read_text(encoding="utf-8"))
 PHOTO = next(e["caption"] for e in CORPUS if e["name"] == "photo_full")
 
 
-def _socket(kind: str) -> SimpleNamespace:
-    return SimpleNamespace(
-        Input=lambda id, **kw: SimpleNamespace(kind=kind, id=id, **kw),
-        Output=lambda **kw: SimpleNamespace(kind=kind, **kw),
-    )
-
-
-def _fake_comfy_api() -> dict[str, types.ModuleType]:
-    io = types.ModuleType("comfy_api.latest.io")
-    io.ComfyNode = object
-    io.Schema = lambda **kw: SimpleNamespace(**kw)
-    io.NodeOutput = lambda *values, ui=None: SimpleNamespace(values=values, ui=ui)
-    for name in ("Int", "String", "Boolean", "Image"):
-        setattr(io, name, _socket(name.upper()))
-    ui = types.ModuleType("comfy_api.latest.ui")
-    ui.PreviewImage = lambda image, cls=None: SimpleNamespace(as_dict=lambda: {"images": ["preview.png"]})
-    latest = types.ModuleType("comfy_api.latest")
-    latest.io, latest.ui = io, ui
-    return {"comfy_api": types.ModuleType("comfy_api"), "comfy_api.latest": latest}
-
-
-def _package(name: str, path: Path) -> types.ModuleType:
-    module = types.ModuleType(name)
-    module.__path__ = [str(path)]
-    return module
-
-
 @pytest.fixture
 def pack(monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
-    """The pack root as package ``ig4pack`` with a fake comfy_api installed."""
-    modules = {
-        **_fake_comfy_api(),
-        "ig4pack": _package("ig4pack", ROOT),
-        "ig4pack.nodes": _package("ig4pack.nodes", ROOT / "nodes"),
-    }
-    for name, module in modules.items():
-        monkeypatch.setitem(sys.modules, name, module)
-    yield importlib.import_module("ig4pack")
-    for name in [n for n in sys.modules if n.startswith("ig4pack.")]:
-        monkeypatch.delitem(sys.modules, name)
+    """The pack root as package `ig4pack` with a fake comfy_api installed."""
+    yield import_pack(monkeypatch, comfy_api_modules())
+    forget_pack()
 
 
 @pytest.fixture

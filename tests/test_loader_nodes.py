@@ -1,0 +1,128 @@
+"""The loader nodes on a tiny model in ComfyUI-style folders, with stand-ins for comfy_api and ComfyUI's runtime."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from comfy_stub import FakeComfy, FakePatcher, comfy_api_modules, forget_pack, import_pack
+from fixtures_checkpoints import FOREIGN, write_headers
+from safetensors.torch import load_file, save_file
+
+from ideogram4_core.demo import write_demo_model
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """models/ with a repo under diffusers and the repo's transformers as single files under diffusion_models."""
+    root = tmp_path_factory.mktemp("models")
+    repo = write_demo_model(root / "diffusers" / "ig4-demo")
+    dm = root / "diffusion_models"
+    dm.mkdir()
+    for folder, name in (("transformer", "ig4_demo.safetensors"), ("unconditional_transformer", "ig4_demo_uncond.sft")):
+        save_file(load_file(next((repo / folder).glob("*.safetensors"))), dm / name)
+    write_headers(dm / "flux1-dev.safetensors", FOREIGN["flux1-dev.safetensors"][0])
+    for kind in ("text_encoders", "vae"):
+        (root / kind).mkdir()
+    return root
+
+
+@pytest.fixture
+def fake(models: Path) -> FakeComfy:
+    kinds = ("diffusion_models", "diffusers", "text_encoders", "vae")
+    return FakeComfy({kind: [models / kind] for kind in kinds})
+
+
+@pytest.fixture
+def loaders(fake: FakeComfy, monkeypatch: pytest.MonkeyPatch) -> types.ModuleType:
+    import_pack(monkeypatch, comfy_api_modules() | fake.modules())
+    yield importlib.import_module("ig4pack.nodes.loaders")
+    forget_pack()
+
+
+def inputs(schema) -> dict[str, object]:
+    return {i.id: i for i in schema.inputs}
+
+
+def test_schemas(loaders):
+    expected = {
+        "IG4_ModelLoader": (
+            "Ideogram 4 · Load Model",
+            ["model", "unconditional_model", "weight_format", "compute_dtype", "block_streaming"],
+            "IDEOGRAM4_MODEL",
+        ),
+        "IG4_TextEncoderLoader": (
+            "Ideogram 4 · Load Text Encoder", ["text_encoder", "tokenizer", "compute_dtype"], "IDEOGRAM4_TEXT_ENCODER",
+        ),
+        "IG4_VAELoader": ("Ideogram 4 · Load VAE", ["vae"], "IDEOGRAM4_VAE"),
+    }  # fmt: skip
+    for node_id, (display, names, output) in expected.items():
+        schema = getattr(loaders, node_id).define_schema()
+        assert (schema.node_id, schema.display_name, schema.category) == (node_id, display, "Ideogram 4")
+        assert list(inputs(schema)) == names and [o.kind for o in schema.outputs] == [output]
+    model = inputs(loaders.IG4_ModelLoader.define_schema())
+    assert model["model"].options == ["ig4-demo/", "ig4_demo.safetensors", "ig4_demo_uncond.sft"]
+    assert model["unconditional_model"].options[:2] == ["auto", "none"]
+    encoder = inputs(loaders.IG4_TextEncoderLoader.define_schema())
+    assert encoder["text_encoder"].options == ["ig4-demo/text_encoder/"]
+    assert encoder["tokenizer"].options[:2] == ["auto", "ig4-demo/tokenizer/"]
+    assert inputs(loaders.IG4_VAELoader.define_schema())["vae"].options == ["ig4-demo/vae/"]
+
+
+@pytest.mark.parametrize("model", ["ig4-demo/", "ig4_demo.safetensors"])
+def test_model_loader_loads_both_branches_on_the_offload_device(loaders, fake, model):
+    out = loaders.IG4_ModelLoader.execute(model=model, unconditional_model="auto", weight_format="auto")
+    value = out.values[0]
+    assert isinstance(value.cond, FakePatcher) and isinstance(value.uncond, FakePatcher)
+    assert value.patchers() == [value.cond, value.uncond] and value.patchers(with_uncond=False) == [value.cond]
+    assert value.dtype == torch.float32 and value.stream is None and value.config.num_layers == 2
+    assert {p.device.type for p in value.cond.model.parameters()} == {"cpu"}
+    assert not torch.equal(value.cond.model.input_proj.weight, value.uncond.model.input_proj.weight)
+    text = out.ui["text"][0]
+    assert "cond: " in text and "uncond: " in text and "(fp32)" in text and "compute: float32" in text
+    assert fake.texts and fake.texts[0][0] == "7" and not fake.loaded  # nothing goes to the GPU while loading
+
+
+def test_model_loader_options(loaders):
+    out = loaders.IG4_ModelLoader.execute(
+        model="ig4_demo.safetensors", unconditional_model="none", weight_format="auto + fp8 matmul",
+        compute_dtype="bf16", block_streaming="always",
+    )  # fmt: skip
+    value = out.values[0]
+    assert value.uncond is None and value.dtype == torch.bfloat16 and value.stream is True
+    assert value.cond.model.input_proj.weight.dtype == torch.bfloat16 and "fp8 matmul" in out.ui["text"][0]
+
+
+def test_model_loader_errors(loaders):
+    errors = importlib.import_module("ig4pack.ideogram4_core.errors")
+    with pytest.raises(errors.ModelFileError, match="swapped"):
+        loaders.IG4_ModelLoader.execute(model="ig4_demo_uncond.sft", unconditional_model="auto", weight_format="auto")
+    with pytest.raises(errors.ModelFileError, match="not in the model folders"):
+        loaders.IG4_ModelLoader.execute(model="flux1-dev.safetensors", unconditional_model="auto", weight_format="auto")
+
+
+def test_fingerprint_is_stable_and_follows_the_files(loaders, models):
+    node = loaders.IG4_ModelLoader
+    first = node.fingerprint_inputs(model="ig4_demo.safetensors", unconditional_model="auto", weight_format="auto")
+    again = node.fingerprint_inputs(model="ig4_demo.safetensors", unconditional_model="auto", weight_format="auto")
+    assert first == again and len(first) == 2
+    os.utime(models / "diffusion_models" / "ig4_demo_uncond.sft", ns=(1, 1))
+    assert node.fingerprint_inputs(model="ig4_demo.safetensors", unconditional_model="auto") != first
+    te = loaders.IG4_TextEncoderLoader.fingerprint_inputs(text_encoder="ig4-demo/text_encoder/", tokenizer="auto")
+    assert any("tokenizer.json" in entry[0] for entry in te)
+    assert loaders.IG4_VAELoader.fingerprint_inputs(vae="ig4-demo/vae/")
+
+
+def test_text_encoder_and_vae_loaders(loaders, models):
+    out = loaders.IG4_TextEncoderLoader.execute(text_encoder="ig4-demo/text_encoder/", tokenizer="auto")
+    encoder = out.values[0]
+    assert encoder.patcher.model.embed_tokens.weight.device.type == "cpu"
+    features = encoder.encoder().encode(["a red fox"])
+    assert features[0].shape[1] == encoder.encoder().feature_dim and "tokenizer:" in out.ui["text"][0]
+    vae = loaders.IG4_VAELoader.execute(vae="ig4-demo/vae/").values[0]
+    assert vae.path == models / "diffusers" / "ig4-demo" / "vae" and vae.dtype == torch.float32
+    assert vae.patcher.model.decode(torch.zeros(1, 32, 2, 2)).shape[1] == 3
