@@ -142,7 +142,7 @@ def running_comfyui(root: Path, base: Path, extra_model_paths: dict[str, list[st
     args = [
         os.environ.get("COMFYUI_PYTHON") or sys.executable,
         "main.py",
-        "--cpu",
+        *(["--cpu"] if os.environ.get("COMFYUI_E2E_CPU", "1") != "0" else []),
         "--listen",
         HOST,
         "--port",

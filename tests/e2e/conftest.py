@@ -14,6 +14,7 @@ Environment:
     COMFYUI_E2E_PYTHONPATH          extra import path(s) for the server only (e.g. stand-in modules)
     COMFYUI_E2E_EXTRA_MODEL_PATHS   extra_model_paths.yaml file(s), os.pathsep-separated (real model folders)
     COMFYUI_E2E_ARGS                extra server arguments (shell-split), e.g. "--preview-method auto"
+    COMFYUI_E2E_CPU                 "0" = let ComfyUI use the GPU (default: --cpu)
     COMFYUI_E2E_START_TIMEOUT       seconds to wait for the server (default 180)
     CHROMIUM_PATH                   browser for the frontend tests (default: chromium on PATH)
 
