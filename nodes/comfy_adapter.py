@@ -206,6 +206,27 @@ def step_reporter(node_id: str | None, total: int, grid: tuple[int, int], device
     return report
 
 
+def progress(node_id: str | None, total: int) -> Callable[[int], None]:
+    """A plain progress callback `(done)`: honours Cancel, then advances the node's progress bar to done/total."""
+    bar = comfy.utils.ProgressBar(total, node_id=node_id)
+
+    def report(done: int) -> None:
+        check_interrupted()
+        bar.update_absolute(done, total)
+
+    return report
+
+
+def available_memory(device: torch.device) -> int:
+    """Bytes free for work on `device` now (device memory plus what PyTorch has cached there)."""
+    return mm.get_free_memory(device)
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """True for the device out-of-memory errors ComfyUI recognises."""
+    return mm.is_oom(exc)
+
+
 def send_status(node_id: str | None, text: str) -> None:
     """Show `text` under the node (progress_text); does nothing without a running server or node id."""
     server = getattr(PromptServer, "instance", None)
