@@ -64,7 +64,7 @@ def _repo_report(root: Path, compute_dtype: torch.dtype) -> dict:
     identity = identify(root)
     report = {"path": str(root), "family": identity.family, "description": identity.description}
     if identity.family != REPO:
-        return {**report, "usable": False, "problem": f"{root} is {identity.description}."}
+        return {**report, "usable": False, "problem": _problem(identity)}
     components = {
         sub: _guarded(root / sub, role, compute_dtype) for sub, role in REPO_FOLDERS.items() if (root / sub).is_dir()
     }

@@ -102,8 +102,10 @@ def identify(path: str | Path) -> Identity:
     if family == TRANSFORMER:
         branch, note = _branch(path, metadata)
         notes += [note, _dit_size(keys)]
-        description = {"cond": f"{description} (conditional branch)", "uncond": "the unconditional Ideogram 4 "
-                       "transformer"}.get(branch, description)  # fmt: skip
+        if branch == "cond":
+            description += " (conditional branch)"
+        elif branch == "uncond":
+            description = "the unconditional Ideogram 4 transformer"
     elif family == TEXT_ENCODER:
         problem = problem or _text_encoder_problem(path, keys, config)
         notes.append("only the language tower up to decoder layer 35 is loaded")
@@ -163,7 +165,7 @@ def is_repo_root(folder: Path) -> bool:
 def _identify_repo(folder: Path) -> Identity:
     pipeline = _read_config(folder / "model_index.json").get("_class_name", "Ideogram4Pipeline")
     if pipeline != "Ideogram4Pipeline":
-        return Identity(folder, OTHER_REPO, f"a diffusers {pipeline} repo, not Ideogram 4")
+        return Identity(folder, OTHER_REPO, f"a diffusers {pipeline} repo")
     missing = [f"{sub}/" for sub in (*REPO_FOLDERS, "tokenizer") if not (folder / sub).is_dir()]
     problem = f"{folder} is missing {', '.join(missing)}; download the complete repo." if missing else None
     return Identity(folder, REPO, "the Ideogram 4 repo (official layout)", problem=problem)
