@@ -114,7 +114,12 @@ class IG4_Sampler(io.ComfyNode):
         )  # fmt: skip
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int) -> bool | str:
+    def validate_inputs(cls, width: int, height: int, preset: dict[str, Any] | None = None) -> bool | str:
+        """Sizes: multiples of 16 here; the model's size range when it runs (links are unknown here).
+
+        ComfyUI hands the DynamicCombo `preset` to every validator, so it must be accepted; it is checked when
+        the node runs (an unknown label never reaches validation).
+        """
         return size_error(width, height) or True
 
     @classmethod
@@ -125,12 +130,13 @@ class IG4_Sampler(io.ComfyNode):
         width: int,
         height: int,
         seed: int,
-        preset: dict[str, Any],
         batch_size: int,
+        preset: dict[str, Any] | None = None,
         denoise: float = 1.0,
         latent: dict[str, Any] | None = None,
     ) -> io.NodeOutput:
         node_id = cls.hidden.unique_id
+        preset = preset or {}  # ComfyUI drops a label that is not an option
         settings = resolve_settings(preset)
         text = [f for f in conditioning.features for _ in range(batch_size)]
         start, size = None, (width, height)

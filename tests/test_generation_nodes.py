@@ -104,6 +104,7 @@ def test_size_validation(pack):
     assert validate(width=1024, height=64) is True
     assert "multiple of 16" in validate(width=1000, height=1024)
     assert validate(width=None, height=1024) is True  # linked: checked when it runs
+    assert validate(width=64, height=64, preset={"preset": "Custom", "steps": None}) is True
 
 
 def test_chain_matches_the_headless_pipeline(pack, loaded, repo: Path, fake: FakeComfy):
@@ -148,6 +149,8 @@ def test_sampler_custom_settings_batch_and_errors(pack, loaded):
         _generate(pack, loaded, preset=custom | {"polish_steps": 5})
     with pytest.raises(pack.errors.Ideogram4Error, match="not a positive multiple of 16"):
         _generate(pack, loaded, width=72)
+    with pytest.raises(pack.errors.Ideogram4Error, match="Unknown preset None"):
+        _generate(pack, loaded, preset=None)  # what ComfyUI passes for a label that is not an option
 
 
 def test_image_to_image_start(pack, loaded, fake: FakeComfy):
