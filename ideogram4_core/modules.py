@@ -77,3 +77,9 @@ def _check_replacement(original: nn.Module, replacement: nn.Module, path: str, w
             f"The weights do not fit the {what}: quantised layer {path!r} is {got[0]}×{got[1]}, expected "
             f"{expected[0]}×{expected[1]}. Is this the right file?"
         )
+
+
+def zero_embedding(num: int, dim: int) -> nn.Embedding:
+    """A zero-initialised Embedding: its weights come from a file, and the default random init on `meta`
+    would import torch's compiler stack (~2 s per process) for nothing."""
+    return nn.Embedding(num, dim, _weight=torch.zeros(num, dim))

@@ -16,6 +16,7 @@ import torch
 from PIL import Image
 
 from .errors import CaptionError, ModelFileError
+from .identify import expect
 from .latents import token_grid, tokens_to_vae
 from .sampler import StepCallback, initial_noise, sample
 from .schedule import SamplingSettings
@@ -102,14 +103,26 @@ class Ideogram4Pipeline:
         if batch_size < 1:
             raise CaptionError(f"Batch size must be at least 1 (got {batch_size}).")
         check_size(width, height, full_size=read_transformer_config(self.paths.transformer).is_full_size)
+        needs_uncond = self._check_unconditional(settings)
         self._check_token_counts(captions)
 
         features = self._encode(captions)
         per_image = [f for f in features for _ in range(batch_size)]
         grid = token_grid(width, height)
-        tokens = self._sample(per_image, grid, (width, height), seed, settings, callback)
+        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, callback)
         latent = tokens_to_vae(tokens, grid)
         return GenerationResult(self._decode(latent), latent, tokens)
+
+    def _check_unconditional(self, settings: SamplingSettings) -> bool:
+        """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
+        if all(g == 1.0 for g in settings.guidance_schedule()):
+            return False
+        if self.paths.unconditional_transformer is None:
+            raise ModelFileError(
+                "Guidance needs the unconditional transformer; pass --unconditional-transformer (or set guidance 1)."
+            )
+        expect(self.paths.unconditional_transformer, "unconditional_transformer")
+        return True
 
     def _tokenizer_folder(self) -> Path:
         return self.paths.tokenizer or find_tokenizer_folder(self.paths.text_encoder)
@@ -136,13 +149,9 @@ class Ideogram4Pipeline:
         size: tuple[int, int],
         seed: int,
         settings: SamplingSettings,
+        needs_uncond: bool,
         callback: StepCallback | None,
     ) -> torch.Tensor:
-        needs_uncond = any(g != 1.0 for g in settings.guidance_schedule())
-        if needs_uncond and self.paths.unconditional_transformer is None:
-            raise ModelFileError(
-                "Guidance needs the unconditional transformer; pass --unconditional-transformer (or set guidance 1)."
-            )
         cond = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
         uncond = None
         if needs_uncond:

@@ -19,7 +19,7 @@ from torch import nn
 
 from .errors import ModelFileError
 from .identify import expect
-from .modules import materialize
+from .modules import materialize, zero_embedding
 from .quant import detect_format
 from .quant.comfy import metadata_markers
 from .quant.fp8 import use_fp8_matmul
@@ -191,7 +191,7 @@ class Qwen3TapEncoder(nn.Module):
     def __init__(self, cfg: TextEncoderConfig) -> None:
         super().__init__()
         self.config = cfg
-        self.embed_tokens = nn.Embedding(cfg.vocab_size, cfg.hidden_size)
+        self.embed_tokens = zero_embedding(cfg.vocab_size, cfg.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(max(TAP_LAYERS) + 1))
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:

@@ -14,6 +14,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .modules import zero_embedding
+
 IMAGE_POSITION_OFFSET = 65536
 REAL_HIDDEN_SIZE = 4608
 
@@ -163,7 +165,7 @@ class Ideogram4Transformer(nn.Module):
         self.llm_cond_proj = nn.Linear(cfg.llm_features_dim, dim)
         self.t_embedding = TimestepEmbedding(dim)
         self.adaln_proj = nn.Linear(dim, cfg.adaln_dim)
-        self.embed_image_indicator = nn.Embedding(2, dim)
+        self.embed_image_indicator = zero_embedding(2, dim)
         self.layers = nn.ModuleList(Block(cfg) for _ in range(cfg.num_layers))
         self.final_layer = FinalLayer(cfg)
 

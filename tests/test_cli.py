@@ -150,3 +150,14 @@ def test_full_size_models_enforce_the_size_range(size, message):
         check_size(*size, full_size=True)
     check_size(1536, 256, full_size=True)
     check_size(16, 2064, full_size=False)
+
+
+def test_swapped_transformers_are_refused_before_loading(official, tmp_path, capsys):
+    code, err = run_cli(
+        capsys, "generate", "--transformer", official / "transformer",
+        "--unconditional-transformer", official / "transformer", "--text-encoder", official / "text_encoder",
+        "--vae", official / "vae", "--caption", CAPTION, "--width", 32, "--height", 32, "--output", tmp_path / "x.png",
+    )  # fmt: skip
+    line = _single_error(code, err)
+    assert "is not the unconditional Ideogram 4 transformer" in line and "use it as --transformer" in line
+    assert "step 1/" not in err
