@@ -1,0 +1,70 @@
+"""Tiny random Ideogram 4 models under the real names users have, for e2e runs of the example workflows.
+
+- `models/diffusers/ideogram-4/`: the official folder layout (`ideogram4_core.demo`).
+- ComfyUI's single files, which carry no config, so their shapes follow the released model where the loaders
+  infer sizes from it: transformers with 256-wide heads (the released rotary sections), a text encoder with
+  Qwen3-VL's full vocabulary (ComfyUI's bundled tokenizer fits it) and a VAE with 32 norm groups.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+
+from ideogram4_core.demo import write_demo_model
+from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.vae import Flux2VAE, VAEConfig
+
+FOLDER = "ideogram-4"
+FP8_MODEL = "ideogram4_fp8_scaled.safetensors"
+FP8_UNCONDITIONAL = "ideogram4_unconditional_fp8_scaled.safetensors"
+TEXT_ENCODER_FILE = "qwen3vl_8b_fp8_scaled.safetensors"
+VAE_FILE = "flux2-vae.safetensors"
+QWEN3_VOCAB = 151936
+EMBEDDINGS = "language_model.embed_tokens.weight"
+
+
+def _save(module: torch.nn.Module, file: Path) -> None:
+    file.parent.mkdir(parents=True, exist_ok=True)
+    save_file({name: tensor.contiguous() for name, tensor in module.state_dict().items()}, str(file))
+
+
+def write_transformer_file(file: Path, features: int, seed: int) -> None:
+    torch.manual_seed(seed)
+    config = TransformerConfig(
+        num_layers=2, num_attention_heads=1, intermediate_size=128, adaln_dim=32, llm_features_dim=features
+    )
+    _save(Ideogram4Transformer(config), file)
+
+
+def write_text_encoder_file(file: Path, folder_file: Path) -> None:
+    tensors = load_file(str(folder_file))
+    embeddings = tensors[EMBEDDINGS]
+    padding = torch.zeros(QWEN3_VOCAB - embeddings.shape[0], embeddings.shape[1], dtype=embeddings.dtype)
+    tensors[EMBEDDINGS] = torch.cat([embeddings, padding])
+    file.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(file))
+
+
+def write_vae_file(file: Path) -> None:
+    torch.manual_seed(0)
+    _save(Flux2VAE(VAEConfig(decoder_channels=(32, 32, 32, 32), encoder_channels=None, layers_per_block=1)), file)
+
+
+def write_model_files(models_dir: Path) -> Path:
+    """The folder and the single files under `models_dir` (once); returns the folder."""
+    repo = models_dir / "diffusers" / FOLDER
+    if repo.is_dir():
+        return repo
+    write_demo_model(repo)
+    features = json.loads((repo / "transformer" / "config.json").read_text())["llm_features_dim"]
+    for seed, name in enumerate((FP8_MODEL, FP8_UNCONDITIONAL)):
+        write_transformer_file(models_dir / "diffusion_models" / name, features, seed)
+    write_text_encoder_file(
+        models_dir / "text_encoders" / TEXT_ENCODER_FILE, repo / "text_encoder" / "model.safetensors"
+    )
+    write_vae_file(models_dir / "vae" / VAE_FILE)
+    return repo

@@ -1,0 +1,165 @@
+"""The example workflows in a real ComfyUI: built in the real frontend, listed as the pack's templates, loaded
+back and converted by the frontend to their stored API twins, and each twin run through `POST /prompt` to a
+saved image on tiny random models stored under the real file names.
+
+`IG4_WRITE_WORKFLOWS=1` rewrites `example_workflows/*.json` and `example_workflows/api/*.json` from the specs in
+`workflow_specs.py` (what `app.graph.serialize()` and `app.graphToPrompt()` return); without it the test checks
+that the frontend still builds exactly the stored files. Screenshots: `test-artifacts/workflow_*.png`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.parse
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tools.ideogram4_client import apply_overrides
+
+from .comfyui_harness import ARTIFACTS, PACK_DIR_NAME, REPO, ComfyPage, ComfyUI
+from .model_files import write_model_files
+from .workflow_specs import SPECS, WorkflowSpec
+
+WORKFLOWS = REPO / "example_workflows"
+PACK_NODES = {
+    "IG4_ModelLoader",
+    "IG4_TextEncoderLoader",
+    "IG4_TextEncode",
+    "IG4_CaptionBuilder",
+    "IG4_Sampler",
+    "IG4_VAELoader",
+    "IG4_VAEDecode",
+    "IG4_CaptionOverlay",
+}
+WRITE = os.environ.get("IG4_WRITE_WORKFLOWS") == "1"
+
+BUILD_JS = """spec => {
+  app.graph.clear();
+  const byKey = {};
+  for (const n of spec.nodes) {
+    const node = LiteGraph.createNode(n.type);
+    if (!node) throw new Error(`unknown node type ${n.type}`);
+    node.pos = n.pos;
+    app.graph.add(node);
+    for (const [name, value] of Object.entries(n.widgets)) {
+      const widget = node.widgets?.find(w => w.name === name);
+      if (!widget) throw new Error(`${n.type} has no widget ${name}`);
+      widget.value = value;
+      widget.callback?.(value);
+    }
+    if (n.size) node.setSize(n.size);
+    byKey[n.key] = node;
+  }
+  for (const [from, slot, to, input] of spec.links) {
+    const index = byKey[to].findInputSlot(input);
+    if (index < 0) throw new Error(`${byKey[to].type} has no input ${input}`);
+    if (!byKey[from].connect(slot, byKey[to], index)) throw new Error(`cannot link ${from} to ${to}.${input}`);
+  }
+  return app.graph.serialize();
+}"""
+FIT_VIEW_JS = """() => {
+  const nodes = app.graph.nodes;
+  const left = Math.min(...nodes.map(n => n.pos[0])), top = Math.min(...nodes.map(n => n.pos[1] - 30));
+  const right = Math.max(...nodes.map(n => n.pos[0] + n.size[0]));
+  const bottom = Math.max(...nodes.map(n => n.pos[1] + n.size[1]));
+  const canvas = app.canvas.canvas, [marginLeft, marginTop, margin] = [80, 60, 20];
+  const scale = Math.min((canvas.clientWidth - marginLeft - margin) / (right - left),
+                         (canvas.clientHeight - marginTop - margin) / (bottom - top), 1);
+  app.canvas.ds.scale = scale;
+  app.canvas.ds.offset = [marginLeft / scale - left, marginTop / scale - top];
+  app.canvas.setDirty(true, true);
+}"""
+
+
+def ui_path(name: str) -> Path:
+    return WORKFLOWS / f"{name}.json"
+
+
+def api_path(name: str) -> Path:
+    return WORKFLOWS / "api" / f"{name}.json"
+
+
+def read_json(path: Path) -> Any:
+    return json.loads(path.read_text(encoding="utf-8"))
+
+
+def write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
+@pytest.fixture(scope="module")
+def models(comfyui: ComfyUI) -> Path:
+    return write_model_files(comfyui.models_dir)
+
+
+def graph_to_prompt(page: ComfyPage) -> dict:
+    return page.page.evaluate("async () => (await app.graphToPrompt()).output")
+
+
+def build(page: ComfyPage, spec: WorkflowSpec) -> tuple[dict, dict]:
+    """Build the spec in the frontend; (the UI workflow as saved after a reload, its API prompt)."""
+    page.open()
+    page.load(page.page.evaluate(BUILD_JS, spec.as_js()))
+    return page.serialize(), graph_to_prompt(page)
+
+
+def comparable(workflow: dict) -> dict:
+    """A UI workflow without what differs between two builds of the same graph (its random id)."""
+    return {key: value for key, value in workflow.items() if key != "id"}
+
+
+def test_object_info_has_every_node_of_the_pack(comfyui: ComfyUI):
+    status, info = comfyui.get("/object_info")
+    assert status == 200
+    assert set(info) >= PACK_NODES, PACK_NODES - set(info)
+    for node in PACK_NODES:
+        assert info[node]["category"] == "Ideogram 4" and info[node]["display_name"].startswith("Ideogram 4 · ")
+
+
+def test_examples_are_the_packs_templates(comfyui: ComfyUI):
+    status, templates = comfyui.get("/workflow_templates")
+    assert status == 200, templates
+    assert sorted(templates[PACK_DIR_NAME]) == sorted(spec.name for spec in SPECS)
+    for spec in SPECS:
+        status, served = comfyui.get(f"/api/workflow_templates/{PACK_DIR_NAME}/{spec.name}.json")
+        assert status == 200 and served == read_json(ui_path(spec.name))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_the_frontend_builds_the_stored_workflow(comfy_page: ComfyPage, models: Path, spec: WorkflowSpec):
+    workflow, prompt = build(comfy_page, spec)
+    if WRITE:
+        write_json(ui_path(spec.name), workflow)
+        write_json(api_path(spec.name), prompt)
+    assert comparable(workflow) == comparable(read_json(ui_path(spec.name)))
+    assert prompt == read_json(api_path(spec.name))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_a_stored_workflow_loads_and_converts_to_its_api_twin(comfy_page: ComfyPage, models: Path, spec: WorkflowSpec):
+    comfy_page.open()
+    comfy_page.set_setting("Comfy.Minimap.Visible", False)
+    comfy_page.load(read_json(ui_path(spec.name)))
+    comfy_page.page.evaluate(FIT_VIEW_JS)
+    comfy_page.page.wait_for_timeout(500)
+    ARTIFACTS.mkdir(exist_ok=True)
+    comfy_page.page.screenshot(path=str(ARTIFACTS / f"workflow_{spec.name}.png"))
+    assert graph_to_prompt(comfy_page) == read_json(api_path(spec.name))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_every_api_twin_runs_to_a_saved_image(comfyui: ComfyUI, models: Path, spec: WorkflowSpec):
+    """At 256×256 (the smallest size) to stay quick on the CPU; everything else as stored."""
+    prompt = apply_overrides(read_json(api_path(spec.name)), width=256, height=256)
+    entry = comfyui.run_prompt(prompt, timeout=300)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    (save,) = [key for key, node in prompt.items() if node["class_type"] == "SaveImage"]
+    images = entry["outputs"][save]["images"]
+    assert images and all(image["type"] == "output" for image in images)
+    query = urllib.parse.urlencode({k: images[0][k] for k in ("filename", "subfolder", "type")})
+    status, body = comfyui.request("GET", f"/view?{query}")
+    assert status == 200 and isinstance(body, str) and body.startswith("\ufffdPNG")
