@@ -8,7 +8,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -54,17 +57,23 @@ def write_vae_file(file: Path) -> None:
     _save(Flux2VAE(VAEConfig(decoder_channels=(32, 32, 32, 32), encoder_channels=None, layers_per_block=1)), file)
 
 
-def write_model_files(models_dir: Path) -> Path:
-    """The folder and the single files under `models_dir` (once); returns the folder."""
+@contextlib.contextmanager
+def placed_model_files(models_dir: Path) -> Iterator[Path]:
+    """The folder and the single files under `models_dir` while the context lasts (other e2e modules list the
+    model folders exactly); yields the folder."""
     repo = models_dir / "diffusers" / FOLDER
-    if repo.is_dir():
-        return repo
     write_demo_model(repo)
     features = json.loads((repo / "transformer" / "config.json").read_text())["llm_features_dim"]
-    for seed, name in enumerate((FP8_MODEL, FP8_UNCONDITIONAL)):
-        write_transformer_file(models_dir / "diffusion_models" / name, features, seed)
-    write_text_encoder_file(
-        models_dir / "text_encoders" / TEXT_ENCODER_FILE, repo / "text_encoder" / "model.safetensors"
-    )
-    write_vae_file(models_dir / "vae" / VAE_FILE)
-    return repo
+    files = [models_dir / "diffusion_models" / name for name in (FP8_MODEL, FP8_UNCONDITIONAL)]
+    for seed, file in enumerate(files):
+        write_transformer_file(file, features, seed)
+    files.append(models_dir / "text_encoders" / TEXT_ENCODER_FILE)
+    write_text_encoder_file(files[-1], repo / "text_encoder" / "model.safetensors")
+    files.append(models_dir / "vae" / VAE_FILE)
+    write_vae_file(files[-1])
+    try:
+        yield repo
+    finally:
+        shutil.rmtree(repo)
+        for file in files:
+            file.unlink()

@@ -9,6 +9,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ import pytest
 from tools.ideogram4_client import apply_overrides
 
 from .comfyui_harness import REPO, ComfyUI, history_messages
-from .model_files import FP8_MODEL, FP8_UNCONDITIONAL, VAE_FILE, write_model_files
+from .model_files import FP8_MODEL, FP8_UNCONDITIONAL, VAE_FILE, placed_model_files
 
 API = REPO / "example_workflows" / "api"
 CLIENT = REPO / "tools" / "ideogram4_client.py"
@@ -24,8 +25,9 @@ SMALL = {"width": 256, "height": 256}
 
 
 @pytest.fixture(scope="module")
-def models(comfyui: ComfyUI) -> Path:
-    return write_model_files(comfyui.models_dir)
+def models(comfyui: ComfyUI) -> Iterator[Path]:
+    with placed_model_files(comfyui.models_dir) as repo:
+        yield repo
 
 
 def example(name: str, **overrides) -> dict:
@@ -78,7 +80,15 @@ def test_a_bad_caption_in_a_strict_builder_is_a_clear_execution_error(comfyui: C
 
 def test_wrong_model_files_are_refused_with_the_reason(comfyui: ComfyUI, models: Path, tmp_path: Path):
     """A VAE dropped into diffusion_models is not offered (validation), a swapped pair stops on the loader."""
-    shutil.copyfile(comfyui.models_dir / "vae" / VAE_FILE, comfyui.models_dir / "diffusion_models" / VAE_FILE)
+    misplaced = comfyui.models_dir / "diffusion_models" / VAE_FILE
+    shutil.copyfile(comfyui.models_dir / "vae" / VAE_FILE, misplaced)
+    try:
+        check_wrong_model_files(comfyui, tmp_path)
+    finally:
+        misplaced.unlink()
+
+
+def check_wrong_model_files(comfyui: ComfyUI, tmp_path: Path) -> None:
     prompt = example("ideogram4_single_files", **SMALL)
     loader = node_id(prompt, "IG4_ModelLoader")
     prompt[loader]["inputs"]["model"] = VAE_FILE

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ import pytest
 from tools.ideogram4_client import apply_overrides
 
 from .comfyui_harness import ARTIFACTS, PACK_DIR_NAME, REPO, ComfyPage, ComfyUI
-from .model_files import write_model_files
+from .model_files import placed_model_files
 from .workflow_specs import SPECS, WorkflowSpec
 
 WORKFLOWS = REPO / "example_workflows"
@@ -92,8 +93,9 @@ def write_json(path: Path, data: Any) -> None:
 
 
 @pytest.fixture(scope="module")
-def models(comfyui: ComfyUI) -> Path:
-    return write_model_files(comfyui.models_dir)
+def models(comfyui: ComfyUI) -> Iterator[Path]:
+    with placed_model_files(comfyui.models_dir) as repo:
+        yield repo
 
 
 def graph_to_prompt(page: ComfyPage) -> dict:
