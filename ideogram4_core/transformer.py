@@ -14,6 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import ModelFileError
 from .modules import zero_embedding
 
 IMAGE_POSITION_OFFSET = 65536
@@ -36,6 +37,15 @@ class TransformerConfig:
     @property
     def hidden_size(self) -> int:
         return self.attention_head_dim * self.num_attention_heads
+
+    def __post_init__(self) -> None:
+        if 3 * max(self.mrope_section) > self.attention_head_dim // 2:
+            raise ModelFileError(
+                f"Rotary sections {tuple(self.mrope_section)} need attention heads of at least "
+                f"{6 * max(self.mrope_section)} channels, but this model has {self.attention_head_dim}. A single "
+                "file carries no config, so its heads must be the released 256 wide; give a folder with its "
+                "config.json for other shapes."
+            )
 
     @property
     def is_full_size(self) -> bool:

@@ -11,6 +11,7 @@ from diffusers.models.transformers.transformer_ideogram4 import (
 from fixtures_model import TINY_DIT, randomized
 from numerics import assert_relative_close
 
+from ideogram4_core.errors import ModelFileError
 from ideogram4_core.transformer_weights import infer_config, load_transformer, to_original_names
 
 TINY = TINY_DIT
@@ -86,11 +87,12 @@ def test_single_file_with_original_names_infers_config(reference, tmp_path):
     original = to_original_names(model.state_dict())
     path = tmp_path / "ideogram4_bf16.safetensors"
     save_file({f"model.diffusion_model.{k}": v.contiguous() for k, v in original.items()}, path)
-    ours = load_transformer(path, device="cpu", dtype=torch.float32)
-    cfg = infer_config({k: tuple(v.shape) for k, v in original.items()})
-    assert ours.config == cfg
-    assert (
-        cfg.num_layers == TINY["num_layers"]
-        and cfg.hidden_size == 128
-        and cfg.llm_features_dim == TINY["llm_features_dim"]
-    )
+    # Without a config the rotary sections are the released ones, which need 256-wide heads.
+    with pytest.raises(ModelFileError, match="need attention heads of at least 144 channels, but this model has 64"):
+        load_transformer(path, device="cpu", dtype=torch.float32)
+    shapes = {k: tuple(v.shape) for k, v in original.items()}
+    shapes["layers.0.attention.norm_q.weight"] = (256,)
+    shapes["input_proj.weight"] = (512, 128)
+    cfg = infer_config(shapes)
+    assert (cfg.num_layers, cfg.hidden_size, cfg.num_attention_heads) == (TINY["num_layers"], 512, 2)
+    assert cfg.llm_features_dim == TINY["llm_features_dim"] and cfg.mrope_section == (24, 20, 20)
