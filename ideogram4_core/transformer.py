@@ -38,15 +38,6 @@ class TransformerConfig:
     def hidden_size(self) -> int:
         return self.attention_head_dim * self.num_attention_heads
 
-    def __post_init__(self) -> None:
-        if 3 * max(self.mrope_section) > self.attention_head_dim // 2:
-            raise ModelFileError(
-                f"Rotary sections {tuple(self.mrope_section)} need attention heads of at least "
-                f"{6 * max(self.mrope_section)} channels, but this model has {self.attention_head_dim}. A single "
-                "file carries no config, so its heads must be the released 256 wide; give a folder with its "
-                "config.json for other shapes."
-            )
-
     @property
     def is_full_size(self) -> bool:
         """True for the released model's width; smaller configs are test/demo models."""
@@ -185,6 +176,13 @@ class Ideogram4Transformer(nn.Module):
 
     def rotary(self, text_len: int, grid: tuple[int, int], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
         """cos/sin of shape (text_len + H*W, head_dim) for a `[text][image]` sequence, in float32."""
+        sections, head_dim = self.config.mrope_section, self.config.attention_head_dim
+        if 3 * max(sections) > head_dim // 2:
+            raise ModelFileError(
+                f"Rotary sections {tuple(sections)} need attention heads of at least {6 * max(sections)} channels, "
+                f"but this model has {head_dim}. A single file carries no config, so its heads must be the "
+                "released 256 wide; give a folder with its config.json for other shapes."
+            )
         gh, gw = grid
         text = torch.arange(text_len, device=device).unsqueeze(1).expand(-1, 3)
         rows = torch.arange(gh, device=device).repeat_interleave(gw)

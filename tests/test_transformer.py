@@ -88,8 +88,9 @@ def test_single_file_with_original_names_infers_config(reference, tmp_path):
     path = tmp_path / "ideogram4_bf16.safetensors"
     save_file({f"model.diffusion_model.{k}": v.contiguous() for k, v in original.items()}, path)
     # Without a config the rotary sections are the released ones, which need 256-wide heads.
+    odd = load_transformer(path, device="cpu", dtype=torch.float32)
     with pytest.raises(ModelFileError, match="need attention heads of at least 144 channels, but this model has 64"):
-        load_transformer(path, device="cpu", dtype=torch.float32)
+        odd.rotary(4, (2, 2), torch.device("cpu"))
     shapes = {k: tuple(v.shape) for k, v in original.items()}
     shapes["layers.0.attention.norm_q.weight"] = (256,)
     shapes["input_proj.weight"] = (512, 128)
