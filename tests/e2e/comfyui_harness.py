@@ -28,14 +28,6 @@ REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
 PACK_DIR_NAME = "ComfyUI-Ideogram4"
 HOST = "127.0.0.1"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-]
 # First-run settings for the frontend: no template browser / tutorial over the canvas.
 FRONTEND_SETTINGS = {"Comfy.TutorialCompleted": True}
 
@@ -216,14 +208,6 @@ def _stop(process: subprocess.Popen) -> None:
 
 
 # --- frontend ----------------------------------------------------------------------------------------------
-
-
-def chromium_path() -> str | None:
-    """CHROMIUM_PATH, else the first chromium on PATH."""
-    configured = os.environ.get("CHROMIUM_PATH")
-    if configured:
-        return configured if Path(configured).exists() else None
-    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def _is_external(url: str) -> bool:

@@ -28,8 +28,9 @@ becomes a generated ``--extra-model-paths-config`` file (``{folder_name: [paths]
 from __future__ import annotations
 
 import pytest
+from chromium import launch_chromium
 
-from .comfyui_harness import CHROMIUM_ARGS, ComfyPage, ComfyUI, chromium_path, comfyui_path, running_comfyui
+from .comfyui_harness import ComfyPage, ComfyUI, comfyui_path, running_comfyui
 
 
 @pytest.fixture(scope="session")
@@ -50,14 +51,7 @@ def comfyui(tmp_path_factory, comfyui_extra_model_paths) -> ComfyUI:
 def browser(comfyui):
     """Chromium for one test module. Module scope: a live sync Playwright owns this thread's event loop, which
     would break later asyncio-based tests and another suite's Playwright in the same pytest session."""
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
-    executable = chromium_path()
-    if executable is None:
-        pytest.skip("chromium is not installed (apt-get install chromium)")
-    with sync_api.sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    yield from launch_chromium()
 
 
 @pytest.fixture
