@@ -5,7 +5,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from ideogram4_core.demo import write_demo_model
 
@@ -70,3 +72,28 @@ def test_an_unknown_preset_fails_on_the_node_and_the_server_keeps_running(comfyu
     errors = [m for kind, m in entry["status"]["messages"] if kind == "execution_error"]
     assert errors[0]["node_id"] == "5" and "Unknown preset None" in errors[0]["exception_message"]
     assert comfyui.run_prompt(graph())["status"]["status_str"] == "success"
+
+
+def test_the_latent_round_trips_through_core_save_and_load_latent(comfyui: ComfyUI, repo: Path):
+    """Our LATENT is ComfyUI's layout for this family: core SaveLatent/LoadLatent keep it, and decoding the
+    reloaded latent gives the same image as decoding it directly."""
+    prompt = graph()
+    prompt["9"] = {"class_type": "SaveLatent", "inputs": {"samples": ["5", 0], "filename_prefix": "ig4/roundtrip"}}
+    prompt["10"] = {"class_type": "SaveImage", "inputs": {"images": ["6", 0], "filename_prefix": "ig4/direct"}}
+    entry = comfyui.run_prompt(prompt)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    saved = next((comfyui.base_dir / "output" / "ig4").glob("roundtrip_*.latent"))
+    (comfyui.base_dir / "input" / saved.name).write_bytes(saved.read_bytes())
+    reload = {
+        "3": prompt["3"],
+        "11": {"class_type": "LoadLatent", "inputs": {"latent": saved.name}},
+        "12": {"class_type": "IG4_VAEDecode", "inputs": {"vae": ["3", 0], "samples": ["11", 0], "tiling": "auto"}},
+        "13": {"class_type": "SaveImage", "inputs": {"images": ["12", 0], "filename_prefix": "ig4/reloaded"}},
+    }
+    entry = comfyui.run_prompt(reload)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    direct = next((comfyui.base_dir / "output" / "ig4").glob("direct_*.png"))
+    reloaded = next((comfyui.base_dir / "output" / "ig4").glob("reloaded_*.png"))
+    with Image.open(direct) as a, Image.open(reloaded) as b:
+        assert a.size == b.size == (64, 48)
+        assert np.array_equal(np.asarray(a), np.asarray(b))
