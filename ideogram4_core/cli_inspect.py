@@ -16,12 +16,12 @@ from pathlib import Path
 import torch
 
 from . import identify_rules as rules
+from .devices import DTYPES
 from .errors import ModelFileError
 from .identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
 from .text_encoder import TAP_LAYERS
 
 EXIT_RECOGNISED, EXIT_UNRECOGNISED, EXIT_UNREADABLE = 0, 1, 2
-DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 _MODEL_FILES = ("*.safetensors", "*.gguf", "*.ckpt", "*.pt", "*.pth", "*.bin")
 
 

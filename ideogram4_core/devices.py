@@ -6,7 +6,7 @@ import torch
 
 from .errors import Ideogram4Error
 
-_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
+DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -21,6 +21,6 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
     if name == "auto":
         return torch.bfloat16 if device.type == "cuda" else torch.float32
     try:
-        return _DTYPES[name]
+        return DTYPES[name]
     except KeyError:
-        raise Ideogram4Error(f"Unknown dtype {name!r}; use one of auto, {', '.join(_DTYPES)}.") from None
+        raise Ideogram4Error(f"Unknown dtype {name!r}; use one of auto, {', '.join(DTYPES)}.") from None

@@ -17,6 +17,7 @@ from PIL import Image
 
 from .errors import CaptionError, ModelFileError
 from .identify import expect
+from .images import decoded_to_unit, unit_to_pil
 from .latents import token_grid, tokens_to_vae
 from .sampler import StepCallback, initial_noise, sample
 from .schedule import SamplingSettings
@@ -176,9 +177,8 @@ class Ideogram4Pipeline:
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
-    """(3, H, W) in [-1, 1] → 8-bit RGB, rounded like the reference's post-processing."""
-    pixels = ((image.float() / 2 + 0.5).clamp(0, 1) * 255).round().to(torch.uint8)
-    return Image.fromarray(pixels.permute(1, 2, 0).cpu().numpy())
+    """(3, H, W) VAE output in [-1, 1] → 8-bit RGB, rounded like the reference's post-processing."""
+    return unit_to_pil(decoded_to_unit(image).permute(1, 2, 0))
 
 
 def _release(device: torch.device) -> None:

@@ -7,21 +7,12 @@ JSON leaves the images unchanged and says so.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from comfy_api.latest import io
-from PIL import Image
 
 from ..ideogram4_core.caption import import_caption
 from ..ideogram4_core.caption.overlay import draw_overlay, element_boxes
-
-
-def _to_pil(image: torch.Tensor) -> Image.Image:
-    return Image.fromarray((image.clamp(0, 1) * 255).round().to(torch.uint8).cpu().numpy())
-
-
-def _to_tensor(image: Image.Image) -> torch.Tensor:
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255.0)
+from ..ideogram4_core.images import pil_to_unit, unit_to_pil
 
 
 class IG4_CaptionOverlay(io.ComfyNode):
@@ -49,6 +40,6 @@ class IG4_CaptionOverlay(io.ComfyNode):
         parsed = import_caption(caption, (width, height)).caption
         if parsed is None:
             return io.NodeOutput(image, ui={"text": ["the caption is not JSON: nothing to draw"]})
-        drawn = torch.stack([_to_tensor(draw_overlay(_to_pil(i), parsed)) for i in image]).to(image.device)
+        drawn = torch.stack([pil_to_unit(draw_overlay(unit_to_pil(i), parsed)) for i in image]).to(image.device)
         count = len(element_boxes(parsed, width, height))
         return io.NodeOutput(drawn, ui={"text": [f"{count} boxed element{'s' * (count != 1)} drawn"]})

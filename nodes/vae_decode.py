@@ -15,6 +15,7 @@ import torch
 from comfy_api.latest import io
 
 from ..ideogram4_core.errors import Ideogram4Error
+from ..ideogram4_core.images import decoded_to_unit
 from ..ideogram4_core.latents import TOKEN_CHANNELS, comfy_to_tokens, tokens_to_vae
 from ..ideogram4_core.vae import Flux2VAE
 from ..ideogram4_core.vae_tiling import TileCallback, decode_memory_bytes, decode_tiled, tile_count
@@ -96,7 +97,7 @@ class IG4_VAEDecode(io.ComfyNode):
                 module, z[i : i + 1], tiled, lambda n, _, i=i: report(i * tiles + n), vae.patcher.offload_device
             )
             tiled = tiled or was_tiled
-            images.append((image / 2 + 0.5).clamp(0, 1).permute(0, 2, 3, 1))
+            images.append(decoded_to_unit(image).permute(0, 2, 3, 1))
             report((i + 1) * tiles)
         how = f"in {tiles} tiles per image" if tiled else "whole"
         status = f"{len(images)} × {images[0].shape[2]}×{images[0].shape[1]} decoded {how}"
