@@ -44,7 +44,7 @@ def worker(kind: str, path: Path) -> dict:
     if kind == "load":
         import torch._dynamo  # imported on first use by building on meta: a one-off ~2 s, ~0.1 GB
 
-        from ideogram4_core.transformer_weights import load_transformer
+        from ideogram4_core.weights.transformer_weights import load_transformer
     baseline = _status_kib("VmRSS")
     started = time.perf_counter()
     if kind == "read":
@@ -84,7 +84,7 @@ def random_model(blocks: int):
 
 def writers() -> dict[str, Callable[[Path, torch.nn.Module], Path]]:
     """Format name → write(folder, model) → path to load; quantised ones only where their fixtures import."""
-    from ideogram4_core.transformer_weights import to_original_names
+    from ideogram4_core.weights.transformer_weights import to_original_names
 
     def bf16_file(folder: Path, model: torch.nn.Module) -> Path:
         from safetensors.torch import save_file

@@ -96,7 +96,7 @@ def write_model(folder: Path, config: dict) -> None:
     from fixtures_text import write_tokenizer
     from transformers import AutoTokenizer
 
-    from ideogram4_core.latents import latent_statistics
+    from ideogram4_core.sampling.latents import latent_statistics
 
     if config["dtype"] == "bf16":  # full size: build in bf16 so the random weights fit in memory
         torch.set_default_dtype(torch.bfloat16)
@@ -118,7 +118,7 @@ def write_model(folder: Path, config: dict) -> None:
 
 def run_worker(side: str, folder: Path, width: int, height: int, steps: int, dtype_name: str) -> dict:
     from ideogram4_core.devices import resolve_device, resolve_dtype
-    from ideogram4_core.schedule import SamplingSettings
+    from ideogram4_core.sampling.schedule import SamplingSettings
 
     device = resolve_device("auto")
     dtype = resolve_dtype(dtype_name, device)
@@ -163,7 +163,7 @@ def main() -> None:
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--size", nargs=2, type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    from ideogram4_core.tokenizer import CaptionTokenizer
+    from ideogram4_core.models.tokenizer import CaptionTokenizer
 
     config = CONFIGS[args.config]
     if args.worker:

@@ -16,8 +16,8 @@ from dataclasses import replace
 
 import torch
 
-from ideogram4_core.offload import BlockStreamer
-from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.models.offload import BlockStreamer
+from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 

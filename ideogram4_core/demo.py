@@ -14,10 +14,10 @@ import torch
 from safetensors.torch import save_file
 from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
 
-from .text_encoder import Qwen3TapEncoder, TextEncoderConfig
-from .tokenizer import SPECIAL_TOKEN_IDS
-from .transformer import Ideogram4Transformer, TransformerConfig
-from .vae import Flux2VAE, VAEConfig
+from .models.text_encoder import Qwen3TapEncoder, TextEncoderConfig
+from .models.tokenizer import SPECIAL_TOKEN_IDS
+from .models.transformer import Ideogram4Transformer, TransformerConfig
+from .models.vae import Flux2VAE, VAEConfig
 
 DEMO_CAPTION = json.dumps(
     {

@@ -16,16 +16,16 @@ import torch
 from PIL import Image
 
 from .errors import CaptionError, ModelFileError
-from .identify import expect
 from .images import decoded_to_unit, unit_to_pil
-from .latents import token_grid, tokens_to_vae
-from .sampler import StepCallback, initial_noise, sample
-from .schedule import SamplingSettings
-from .sizes import check_size
-from .text_encoder import TextEncoder, find_tokenizer_folder
-from .tokenizer import CaptionTokenizer
-from .transformer_weights import load_transformer, read_transformer_config
-from .vae import load_vae
+from .models.text_encoder import TextEncoder, find_tokenizer_folder
+from .models.tokenizer import CaptionTokenizer
+from .models.vae import load_vae
+from .sampling.latents import token_grid, tokens_to_vae
+from .sampling.sampler import StepCallback, initial_noise, sample
+from .sampling.schedule import SamplingSettings
+from .sampling.sizes import check_size
+from .weights.identify import expect
+from .weights.transformer_weights import load_transformer, read_transformer_config
 
 OFFICIAL_FOLDERS = ("transformer", "unconditional_transformer", "text_encoder", "tokenizer", "vae")
 

@@ -5,7 +5,7 @@ Memory model: every engine module is wrapped in a plain ``ModelPatcher`` (what c
 e.g. upscale models), so ``load_models_gpu``, ``--lowvram/--novram/--cpu``, ``--gpu-only`` and ``POST /free``
 treat it like a core model. Our modules are not ``comfy.ops`` layers, so ComfyUI cannot run them half-loaded:
 they are always loaded whole (``force_full_load``). Transformers (and the text encoder) that do not fit are
-block-streamed instead (`models_on_device`, `ideogram4_core.offload`).
+block-streamed instead (`models_on_device`, `ideogram4_core.models.offload`).
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from comfy.cli_args import args
 from server import PromptServer
 
 from ..ideogram4_core.errors import Ideogram4Error, ModelFileError
-from ..ideogram4_core.latents import tokens_to_comfy
-from ..ideogram4_core.offload import BlockStreamer
+from ..ideogram4_core.models.offload import BlockStreamer
+from ..ideogram4_core.sampling.latents import tokens_to_comfy
 
 ModelPatcher = comfy.model_patcher.ModelPatcher
 
@@ -144,7 +144,7 @@ def models_on_device(
     """Make the patchers' modules runnable on their load device for the `with` block; yields that device.
 
     Those that fit are loaded whole (`load_to_device`); the others are block-streamed (see `plan_residency`
-    and `ideogram4_core.offload`), which works with any amount of VRAM at the cost of one host→device copy of
+    and `ideogram4_core.models.offload`), which works with any amount of VRAM at the cost of one host→device copy of
     the blocks per forward pass.
     """
     plan = plan_residency(patchers, memory_required, stream)

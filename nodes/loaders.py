@@ -15,11 +15,11 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.devices import resolve_dtype
 from ..ideogram4_core.errors import ModelFileError
-from ..ideogram4_core.text_encoder import load_text_encoder
-from ..ideogram4_core.tokenizer import CaptionTokenizer
-from ..ideogram4_core.transformer import TransformerConfig
-from ..ideogram4_core.transformer_weights import load_transformer
-from ..ideogram4_core.vae import load_vae
+from ..ideogram4_core.models.text_encoder import load_text_encoder
+from ..ideogram4_core.models.tokenizer import CaptionTokenizer
+from ..ideogram4_core.models.transformer import TransformerConfig
+from ..ideogram4_core.models.vae import load_vae
+from ..ideogram4_core.weights.transformer_weights import load_transformer
 from . import comfy_adapter as comfy
 from . import model_catalog as catalog
 from .sockets import Ideogram4ModelSocket, Ideogram4TextEncoderSocket, Ideogram4VAESocket

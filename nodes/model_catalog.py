@@ -24,9 +24,9 @@ from functools import lru_cache
 from pathlib import Path
 
 from ..ideogram4_core.errors import Ideogram4Error, ModelFileError
-from ..ideogram4_core.identify import identify
-from ..ideogram4_core.identify_rules import TEXT_ENCODER, TRANSFORMER, VAE
-from ..ideogram4_core.text_encoder import find_tokenizer_folder
+from ..ideogram4_core.models.text_encoder import find_tokenizer_folder
+from ..ideogram4_core.weights.identify import identify
+from ..ideogram4_core.weights.identify_rules import TEXT_ENCODER, TRANSFORMER, VAE
 
 AUTO, NONE = "auto", "none"
 WEIGHT_SUFFIXES = (".safetensors", ".sft")

@@ -3,7 +3,7 @@
 Euler flow matching with asymmetric guidance (the unconditional transformer), the official presets or custom
 settings, per-step progress, latent previews and Cancel at every step. The transformers are on the device
 only while sampling (block-streamed when they do not fit). An optional LATENT starts image-to-image: `denoise`
-is the noise level to start from (see `ideogram4_core.sampler.start_step`); the image size is then the
+is the noise level to start from (see `ideogram4_core.sampling.sampler.start_step`); the image size is then the
 latent's. Output: ComfyUI's FLUX.2-family LATENT (B, 128, H/16, W/16), normalised (DESIGN.md).
 """
 
@@ -15,12 +15,12 @@ from typing import Any
 import torch
 from comfy_api.latest import io
 
-from ..ideogram4_core import schedule
 from ..ideogram4_core.errors import Ideogram4Error
-from ..ideogram4_core.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
-from ..ideogram4_core.sampler import StartLatent, initial_noise, sample, start_step
-from ..ideogram4_core.schedule import SamplingSettings
-from ..ideogram4_core.sizes import PIXELS_PER_TOKEN, check_size
+from ..ideogram4_core.sampling import schedule
+from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
+from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, sample, start_step
+from ..ideogram4_core.sampling.schedule import SamplingSettings
+from ..ideogram4_core.sampling.sizes import PIXELS_PER_TOKEN, check_size
 from . import comfy_adapter as comfy
 from .conditioning import Ideogram4Conditioning
 from .sampler_settings import CUSTOM, PRESET_LABELS, describe_run, resolve_settings, size_error

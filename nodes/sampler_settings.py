@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..ideogram4_core.errors import Ideogram4Error
-from ..ideogram4_core.schedule import PRESETS, SamplingSettings
-from ..ideogram4_core.sizes import check_size
+from ..ideogram4_core.sampling.schedule import PRESETS, SamplingSettings
+from ..ideogram4_core.sampling.sizes import check_size
 
 CUSTOM = "Custom"
 PRESET_LABELS: dict[str, str] = {  # the first is the combo's default

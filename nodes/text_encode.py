@@ -11,7 +11,7 @@ from __future__ import annotations
 from comfy_api.latest import io
 
 from ..ideogram4_core.caption import verify_text
-from ..ideogram4_core.tokenizer import MAX_CAPTION_TOKENS
+from ..ideogram4_core.models.tokenizer import MAX_CAPTION_TOKENS
 from . import comfy_adapter as comfy
 from .conditioning import EncodingCache, Ideogram4Conditioning
 from .sockets import Ideogram4ConditioningSocket, Ideogram4TextEncoderSocket

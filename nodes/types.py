@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
-from ..ideogram4_core.text_encoder import TextEncoder
-from ..ideogram4_core.tokenizer import CaptionTokenizer
-from ..ideogram4_core.transformer import TransformerConfig
+from ..ideogram4_core.models.text_encoder import TextEncoder
+from ..ideogram4_core.models.tokenizer import CaptionTokenizer
+from ..ideogram4_core.models.transformer import TransformerConfig
 
 MODEL_TYPE = "IDEOGRAM4_MODEL"
 TEXT_ENCODER_TYPE = "IDEOGRAM4_TEXT_ENCODER"
@@ -29,7 +29,7 @@ class Ideogram4Model:
     `stream` is the block-streaming choice for the sampler: None decides by free VRAM, True always streams.
     """
 
-    cond: Any  # ModelPatcher around ideogram4_core.transformer.Ideogram4Transformer
+    cond: Any  # ModelPatcher around ideogram4_core.models.transformer.Ideogram4Transformer
     uncond: Any | None
     config: TransformerConfig
     description: str  # e.g. "cond: ideogram4_fp8_scaled.safetensors (comfy-fp8-scaled) · uncond: …"
@@ -45,7 +45,7 @@ class Ideogram4Model:
 class Ideogram4TextEncoderModel:
     """The Qwen3-VL tap encoder (`patcher.model`) and the caption tokenizer that belongs to it."""
 
-    patcher: Any  # ModelPatcher around ideogram4_core.text_encoder.Qwen3TapEncoder
+    patcher: Any  # ModelPatcher around ideogram4_core.models.text_encoder.Qwen3TapEncoder
     tokenizer: CaptionTokenizer
     description: str
     dtype: torch.dtype
@@ -57,7 +57,7 @@ class Ideogram4TextEncoderModel:
 
 @dataclass(frozen=True)
 class Ideogram4VAE:
-    """The FLUX.2 VAE (`patcher.model` is ideogram4_core.vae.Flux2VAE)."""
+    """The FLUX.2 VAE (`patcher.model` is ideogram4_core.models.vae.Flux2VAE)."""
 
     patcher: Any
     description: str

@@ -2,7 +2,7 @@
 
 The LATENT is de-normalised with Ideogram's statistics and un-patchified (not the VAE file's FLUX.2
 statistics, which core's VAEDecode uses), decoded by the FLUX.2 decoder and mapped to [0, 1]. Images are
-decoded one at a time; an image decodes in tiles (`ideogram4_core.vae_tiling`) when the memory estimate says
+decoded one at a time; an image decodes in tiles (`ideogram4_core.models.vae_tiling`) when the memory estimate says
 the whole does not fit, when the whole runs out of memory, or always if asked. Cancel is honoured between
 images and tiles.
 """
@@ -16,9 +16,9 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.errors import Ideogram4Error
 from ..ideogram4_core.images import decoded_to_unit
-from ..ideogram4_core.latents import TOKEN_CHANNELS, comfy_to_tokens, tokens_to_vae
-from ..ideogram4_core.vae import Flux2VAE
-from ..ideogram4_core.vae_tiling import TileCallback, decode_memory_bytes, decode_tiled, tile_count
+from ..ideogram4_core.models.vae import Flux2VAE
+from ..ideogram4_core.models.vae_tiling import TileCallback, decode_memory_bytes, decode_tiled, tile_count
+from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, tokens_to_vae
 from . import comfy_adapter as comfy
 from .sockets import Ideogram4VAESocket
 from .types import Ideogram4VAE

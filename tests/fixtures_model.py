@@ -19,7 +19,7 @@ from diffusers import (
 from fixtures_text import tiny_qwen3_vl, write_tokenizer
 from transformers import AutoTokenizer
 
-from ideogram4_core.latents import latent_statistics
+from ideogram4_core.sampling.latents import latent_statistics
 
 TEXT_HIDDEN = 32
 TINY_DIT = dict(

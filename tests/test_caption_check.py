@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from ideogram4_core import cli_validate
 from ideogram4_core.caption import MAX_TOKENS, check_caption, check_request, count_tokens, dumps_canonical
+from ideogram4_core.cli import validate
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKENIZER = Path("/work/shared/reference/qwen_tokenizer")
@@ -91,7 +91,7 @@ def test_check_request() -> None:
 
 def _validate(path: Path, *extra: str) -> int:
     parser = argparse.ArgumentParser()
-    cli_validate.add_parser(parser.add_subparsers())
+    validate.add_parser(parser.add_subparsers())
     args = parser.parse_args(["validate", str(path), *extra])
     return args.run(args)
 

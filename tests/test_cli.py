@@ -15,7 +15,7 @@ from safetensors.torch import load_file, save_file
 
 from ideogram4_core.cli import main
 from ideogram4_core.errors import Ideogram4Error
-from ideogram4_core.sizes import check_size
+from ideogram4_core.sampling.sizes import check_size
 
 CAPTION = '{"compositional_deconstruction":{"background":"teal wall","elements":[]}}'
 

@@ -11,7 +11,7 @@ import torch
 from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
 from fixtures_model import TINY_DIT, randomized
 
-from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
 
 
 @pytest.fixture

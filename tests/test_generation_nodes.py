@@ -17,7 +17,7 @@ from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
 
 from ideogram4_core.demo import write_demo_model
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
-from ideogram4_core.schedule import PRESETS
+from ideogram4_core.sampling.schedule import PRESETS
 
 CAPTION = '{"compositional_deconstruction": {"background": "sky", "elements": [{"type": "obj", "bbox": [100, 100, 600, 500], "desc": "a kite"}]}}'  # noqa: E501
 TURBO = {"preset": "Turbo (12 steps)"}

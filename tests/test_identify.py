@@ -13,10 +13,10 @@ import torch
 from fixtures_checkpoints import FOREIGN, ideogram4, qwen3_text_encoder, tiny_ideogram4, vae, write_headers
 from safetensors.torch import save_file
 
-from ideogram4_core import safetensors_io
 from ideogram4_core.demo import write_demo_model
 from ideogram4_core.errors import ModelFileError
-from ideogram4_core.identify import REPO, expect, identify
+from ideogram4_core.weights import safetensors_io
+from ideogram4_core.weights.identify import REPO, expect, identify
 
 WHERE_TRANSFORMERS = "Ideogram 4 transformers go in models/diffusion_models (ideogram4_fp8_scaled.safetensors"
 

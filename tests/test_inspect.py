@@ -11,10 +11,10 @@ from fixtures_checkpoints import FOREIGN, ideogram4, write_headers
 from fixtures_model import write_official_model
 from safetensors.torch import save_file
 
-from ideogram4_core import safetensors_io
 from ideogram4_core.cli import main
-from ideogram4_core.quant import FORMATS
-from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.weights import safetensors_io
+from ideogram4_core.weights.quant import FORMATS
 
 
 @pytest.fixture(scope="module")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from fixtures_model import TINY_DIT, randomized
 
-from ideogram4_core.offload import BlockStreamer
-from ideogram4_core.text_encoder import Qwen3TapEncoder, TextEncoderConfig
-from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.models.offload import BlockStreamer
+from ideogram4_core.models.text_encoder import Qwen3TapEncoder, TextEncoderConfig
+from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
 GRID = (4, 4)

@@ -12,7 +12,7 @@ from fixtures_model import write_official_model
 from numerics import assert_relative_close
 
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
-from ideogram4_core.schedule import PRESETS, SamplingSettings, preset
+from ideogram4_core.sampling.schedule import PRESETS, SamplingSettings, preset
 
 CAPTION = (
     '{"high_level_description":"A bold poster","style_description":{"aesthetics":"clean","lighting":"soft",'

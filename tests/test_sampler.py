@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from ideogram4_core.errors import Ideogram4Error
-from ideogram4_core.sampler import SamplingStopped, initial_noise, pack_text, sample
-from ideogram4_core.schedule import SamplingSettings
-from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.sampling.sampler import SamplingStopped, initial_noise, pack_text, sample
+from ideogram4_core.sampling.schedule import SamplingSettings
 
 CFG = TransformerConfig(
     num_layers=1, attention_head_dim=64, num_attention_heads=1, intermediate_size=64, adaln_dim=16,

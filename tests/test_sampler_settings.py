@@ -9,7 +9,7 @@ import pytest
 import torch
 from comfy_stub import forget_pack, import_pack
 
-from ideogram4_core.schedule import PRESETS
+from ideogram4_core.sampling.schedule import PRESETS
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ import pytest
 import torch
 from test_sampler import GRID, SIZE, model, settings
 
-from ideogram4_core import schedule
 from ideogram4_core.errors import Ideogram4Error
-from ideogram4_core.sampler import StartLatent, initial_noise, sample, start_step
+from ideogram4_core.sampling import schedule
+from ideogram4_core.sampling.sampler import StartLatent, initial_noise, sample, start_step
 
 
 def test_start_step_picks_the_first_sigma_at_or_below_denoise():

@@ -6,9 +6,9 @@ from diffusers import FlowMatchEulerDiscreteScheduler
 from diffusers.pipelines.ideogram4.pipeline_ideogram4 import _logit_normal_sigmas, _resolution_aware_mu
 from diffusers.utils.torch_utils import randn_tensor
 
-from ideogram4_core import latents, schedule
 from ideogram4_core.errors import Ideogram4Error
-from ideogram4_core.sampler import initial_noise
+from ideogram4_core.sampling import latents, schedule
+from ideogram4_core.sampling.sampler import initial_noise
 
 
 @pytest.mark.parametrize("name", list(schedule.PRESETS))

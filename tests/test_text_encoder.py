@@ -16,8 +16,8 @@ from fixtures_text import tiny_qwen3_vl, write_text_encoder, write_tokenizer
 from safetensors.torch import load_file, save_file
 
 from ideogram4_core.errors import CaptionError, ModelFileError
-from ideogram4_core.text_encoder import TAP_LAYERS, TextEncoder, load_text_encoder, rope_cos_sin
-from ideogram4_core.tokenizer import MAX_CAPTION_TOKENS, CaptionTokenizer, render_caption
+from ideogram4_core.models.text_encoder import TAP_LAYERS, TextEncoder, load_text_encoder, rope_cos_sin
+from ideogram4_core.models.tokenizer import MAX_CAPTION_TOKENS, CaptionTokenizer, render_caption
 
 JSON_CAPTION = json.dumps(
     {

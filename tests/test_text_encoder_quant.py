@@ -19,9 +19,9 @@ from fixtures_text import tiny_qwen3_vl, write_tokenizer
 from test_text_encoder import JSON_CAPTION, NON_ASCII, _assert_close, _Oracle
 from torch import nn
 
-from ideogram4_core.quant.fp8 import Fp8Linear
-from ideogram4_core.quant.nf4 import Nf4Linear
-from ideogram4_core.text_encoder import TAP_LAYERS, TextEncoder
+from ideogram4_core.models.text_encoder import TAP_LAYERS, TextEncoder
+from ideogram4_core.weights.quant.fp8 import Fp8Linear
+from ideogram4_core.weights.quant.nf4 import Nf4Linear
 
 WRITERS = {
     "official-fp8": lambda folder, model: write_quantised_text_encoder(
@@ -61,7 +61,7 @@ def test_features_match_oracle(tmp_path, tokenizer, fmt):
 
 
 def test_fp8_matmul_flag_reaches_the_layers(tmp_path):
-    from ideogram4_core.text_encoder import load_text_encoder
+    from ideogram4_core.models.text_encoder import load_text_encoder
 
     path = WRITERS["comfy-fp8-scaled"](tmp_path, tiny_qwen3_vl(seed=1))
     model = load_text_encoder(path, device="cpu", dtype=torch.float32, fp8_matmul=True)

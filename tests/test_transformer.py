@@ -12,7 +12,7 @@ from fixtures_model import TINY_DIT, randomized
 from numerics import assert_relative_close
 
 from ideogram4_core.errors import ModelFileError
-from ideogram4_core.transformer_weights import infer_config, load_transformer, to_original_names
+from ideogram4_core.weights.transformer_weights import infer_config, load_transformer, to_original_names
 
 TINY = TINY_DIT
 

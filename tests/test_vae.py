@@ -10,7 +10,7 @@ from diffusers import AutoencoderKLFlux2
 from safetensors.torch import save_file
 
 from ideogram4_core.errors import ModelFileError
-from ideogram4_core.vae import Flux2VAE, load_vae
+from ideogram4_core.models.vae import Flux2VAE, load_vae
 
 # fp32 tolerance: max |ours - oracle| relative to max |oracle|. Observed ~3e-6 (conv/attention kernel order).
 REL_TOL = 1e-5

@@ -6,8 +6,8 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from ideogram4_core.vae import Flux2VAE, VAEConfig
-from ideogram4_core.vae_tiling import decode_memory_bytes, decode_tiled, tile_count, tile_starts
+from ideogram4_core.models.vae import Flux2VAE, VAEConfig
+from ideogram4_core.models.vae_tiling import decode_memory_bytes, decode_tiled, tile_count, tile_starts
 
 CONFIG = VAEConfig(decoder_channels=(4, 8, 8, 8), encoder_channels=None, layers_per_block=1, norm_groups=4)
 

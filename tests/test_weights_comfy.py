@@ -30,12 +30,12 @@ from test_transformer import reference_velocity
 from torch import nn
 
 from ideogram4_core.errors import ModelFileError
+from ideogram4_core.models.text_encoder import load_text_encoder
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
-from ideogram4_core.quant.fp8 import Fp8Linear
-from ideogram4_core.quant.nvfp4 import Nvfp4Linear, unswizzle_block_scales
-from ideogram4_core.schedule import SamplingSettings
-from ideogram4_core.text_encoder import load_text_encoder
-from ideogram4_core.transformer_weights import load_transformer
+from ideogram4_core.sampling.schedule import SamplingSettings
+from ideogram4_core.weights.quant.fp8 import Fp8Linear
+from ideogram4_core.weights.quant.nvfp4 import Nvfp4Linear, unswizzle_block_scales
+from ideogram4_core.weights.transformer_weights import load_transformer
 
 SETTINGS = SamplingSettings(steps=3, guidance=4.0, polish_steps=1, polish_guidance=2.0, mu=0.0, std=1.0)
 CPU = torch.device("cpu")

@@ -18,11 +18,11 @@ from torch import nn
 
 from ideogram4_core.errors import ModelFileError
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
-from ideogram4_core.quant import ConcatLinear
-from ideogram4_core.quant import fp8 as fp8_module
-from ideogram4_core.quant.fp8 import Fp8Linear, cuda_fp8_capable
-from ideogram4_core.schedule import SamplingSettings
-from ideogram4_core.transformer_weights import load_transformer
+from ideogram4_core.sampling.schedule import SamplingSettings
+from ideogram4_core.weights.quant import ConcatLinear
+from ideogram4_core.weights.quant import fp8 as fp8_module
+from ideogram4_core.weights.quant.fp8 import Fp8Linear, cuda_fp8_capable
+from ideogram4_core.weights.transformer_weights import load_transformer
 
 SETTINGS = SamplingSettings(steps=3, guidance=4.0, polish_steps=1, polish_guidance=2.0, mu=0.0, std=1.0)
 CPU = torch.device("cpu")

@@ -17,14 +17,14 @@ from safetensors.torch import load_file, save_file
 from test_pipeline import CAPTION, check_against_oracle
 
 from ideogram4_core.errors import ModelFileError
-from ideogram4_core.modules import materialize
+from ideogram4_core.models.modules import materialize
+from ideogram4_core.models.text_encoder import load_text_encoder
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
-from ideogram4_core.quant import ConcatLinear, detect_format
-from ideogram4_core.quant.nf4 import Nf4Linear, dequantize_nf4
-from ideogram4_core.safetensors_io import read_header, weight_files
-from ideogram4_core.schedule import SamplingSettings
-from ideogram4_core.text_encoder import load_text_encoder
-from ideogram4_core.transformer_weights import load_transformer
+from ideogram4_core.sampling.schedule import SamplingSettings
+from ideogram4_core.weights.quant import ConcatLinear, detect_format
+from ideogram4_core.weights.quant.nf4 import Nf4Linear, dequantize_nf4
+from ideogram4_core.weights.safetensors_io import read_header, weight_files
+from ideogram4_core.weights.transformer_weights import load_transformer
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import CaptionError
-from ..sizes import check_size
+from ..sampling.sizes import check_size
 from .check import CaptionCheck, check_caption
 from .problems import errors
 from .tokens import MAX_TOKENS

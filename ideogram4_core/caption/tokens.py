@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Ideogram4Error
-from ..tokenizer import MAX_CAPTION_TOKENS, CaptionTokenizer
+from ..models.tokenizer import MAX_CAPTION_TOKENS, CaptionTokenizer
 
 MAX_TOKENS = MAX_CAPTION_TOKENS
 TOKENIZER_ENV = "IDEOGRAM4_TOKENIZER"

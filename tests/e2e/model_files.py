@@ -18,8 +18,8 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from ideogram4_core.demo import write_demo_model
-from ideogram4_core.transformer import Ideogram4Transformer, TransformerConfig
-from ideogram4_core.vae import Flux2VAE, VAEConfig
+from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
+from ideogram4_core.models.vae import Flux2VAE, VAEConfig
 
 FOLDER = "ideogram-4"
 FP8_MODEL = "ideogram4_fp8_scaled.safetensors"

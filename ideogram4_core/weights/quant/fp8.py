@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from ..errors import ModelFileError
+from ...errors import ModelFileError
 from ..safetensors_io import SafetensorsHeader
 from .linear import DequantLinear
 

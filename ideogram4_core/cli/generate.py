@@ -1,10 +1,9 @@
-"""Command line: `python -m ideogram4_core generate|demo|validate …` (contract in DESIGN.md)."""
+"""``python -m ideogram4_core generate``: render a caption with real weights (contract in DESIGN.md)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -12,40 +11,17 @@ import torch
 from PIL import PngImagePlugin
 from safetensors.torch import save_file
 
-from . import cli_inspect, cli_validate
-from .demo import DEMO_CAPTION, write_demo_model
-from .devices import resolve_device, resolve_dtype
-from .errors import Ideogram4Error
-from .pipeline import GenerationResult, Ideogram4Pipeline, ModelPaths
-from .schedule import DEFAULT_PRESET, PRESETS, SamplingSettings, preset
+from ..devices import resolve_device, resolve_dtype
+from ..errors import Ideogram4Error
+from ..pipeline import GenerationResult, Ideogram4Pipeline, ModelPaths
+from ..sampling.schedule import DEFAULT_PRESET, PRESETS, SamplingSettings, preset
 
 _EXPLICIT = ("steps", "guidance", "polish_steps", "polish_guidance", "mu", "std")
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = _build_parser()
-    args = parser.parse_args(argv)
-    try:
-        return args.run(args)
-    except Ideogram4Error as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except torch.OutOfMemoryError:
-        print(
-            "error: out of memory. Use a smaller size, --dtype bf16, the fp8/nf4 weights, or --device cpu.",
-            file=sys.stderr,
-        )
-        return 3
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
-
-
-def _build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m ideogram4_core", description="Run Ideogram 4 locally.")
-    commands = parser.add_subparsers(dest="command", required=True)
-
-    generate = commands.add_parser("generate", help="render a caption with real weights")
+def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add the ``generate`` sub-command."""
+    generate = subparsers.add_parser("generate", help="render a caption with real weights")
     source = generate.add_argument_group("model (either --model or the component paths)")
     source.add_argument("--model", type=Path, help="official repo folder (transformer/, text_encoder/, vae/, …)")
     source.add_argument("--transformer", type=Path, help="conditional transformer folder or .safetensors")
@@ -56,19 +32,12 @@ def _build_parser() -> argparse.ArgumentParser:
     caption = generate.add_mutually_exclusive_group(required=True)
     caption.add_argument("--caption", help="caption text (ideally the JSON caption)")
     caption.add_argument("--caption-file", type=Path, help="file holding the caption")
-    _add_render_options(generate)
+    add_render_options(generate)
     generate.set_defaults(run=_run_generate)
-
-    demo = commands.add_parser("demo", help="run the whole pipeline on a tiny random model (no weights needed)")
-    _add_render_options(demo, width=256, height=256, default_preset="V4_TURBO_12")
-    demo.set_defaults(run=_run_demo)
-
-    cli_validate.add_parser(commands)
-    cli_inspect.add_parser(commands)
-    return parser
+    return generate
 
 
-def _add_render_options(
+def add_render_options(
     parser: argparse.ArgumentParser, width: int | None = None, height: int | None = None, default_preset: str = ""
 ) -> None:
     parser.add_argument("--width", type=int, required=width is None, default=width)
@@ -120,15 +89,10 @@ def _read_caption(args: argparse.Namespace) -> str:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    return _render(args, _model_paths(args), _read_caption(args))
+    return render(args, _model_paths(args), _read_caption(args))
 
 
-def _run_demo(args: argparse.Namespace) -> int:
-    with tempfile.TemporaryDirectory(prefix="ideogram4-demo-") as folder:
-        return _render(args, ModelPaths.from_folder(write_demo_model(Path(folder))), DEMO_CAPTION)
-
-
-def _render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
+def render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     settings = settings_from_args(args)

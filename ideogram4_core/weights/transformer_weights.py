@@ -9,14 +9,14 @@ from typing import Literal
 import torch
 from torch import nn
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
+from ..models.modules import materialize
+from ..models.transformer import Ideogram4Transformer, TransformerConfig
 from .identify import expect
-from .modules import materialize
 from .quant import ConcatLinear, detect_format
 from .quant.comfy import metadata_markers
 from .quant.fp8 import use_fp8_matmul
 from .safetensors_io import SafetensorsHeader, load_tensors, read_header, weight_files
-from .transformer import Ideogram4Transformer, TransformerConfig
 
 DETECTION_KEY = "embed_image_indicator.weight"
 _PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.")

@@ -7,11 +7,11 @@ from dataclasses import dataclass
 
 import torch
 
+from ..errors import Ideogram4Error
+from ..models.transformer import Ideogram4Transformer
 from . import schedule
-from .errors import Ideogram4Error
 from .latents import TOKEN_CHANNELS
 from .schedule import SamplingSettings
-from .transformer import Ideogram4Transformer
 
 # step (0-based), total steps, current latent tokens, predicted clean tokens → True to stop the run.
 StepCallback = Callable[[int, int, torch.Tensor, torch.Tensor], "bool | None"]

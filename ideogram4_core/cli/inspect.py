@@ -15,11 +15,11 @@ from pathlib import Path
 
 import torch
 
-from . import identify_rules as rules
-from .devices import DTYPES
-from .errors import ModelFileError
-from .identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
-from .text_encoder import TAP_LAYERS
+from ..devices import DTYPES
+from ..errors import ModelFileError
+from ..models.text_encoder import TAP_LAYERS
+from ..weights import identify_rules as rules
+from ..weights.identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
 
 EXIT_RECOGNISED, EXIT_UNRECOGNISED, EXIT_UNREADABLE = 0, 1, 2
 _MODEL_FILES = ("*.safetensors", "*.gguf", "*.ckpt", "*.pt", "*.pth", "*.bin")

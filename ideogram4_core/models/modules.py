@@ -8,7 +8,7 @@ from typing import TypeVar
 import torch
 from torch import nn
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 M = TypeVar("M", bound=nn.Module)
 

@@ -15,7 +15,7 @@ from collections.abc import Mapping, Sequence
 import torch
 from torch import nn
 
-from ..errors import ModelFileError
+from ...errors import ModelFileError
 from ..safetensors_io import SafetensorsHeader
 from .fp8 import take_fp8_linear
 from .nvfp4 import Nvfp4Linear

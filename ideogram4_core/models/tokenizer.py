@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers
 
-from .errors import CaptionError, ModelFileError
+from ..errors import CaptionError, ModelFileError
 
 CAPTION_TEMPLATE = "<|im_start|>user\n{caption}<|im_end|>\n<|im_start|>assistant\n"
 MAX_CAPTION_TOKENS = 2048

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .errors import Ideogram4Error
+from ..errors import Ideogram4Error
 
 PIXELS_PER_TOKEN = 16  # 8× VAE downscale, then 2×2 patches
 MIN_SIDE, MAX_SIDE, MAX_ASPECT = 256, 2048, 6.0

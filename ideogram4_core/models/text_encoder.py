@@ -17,13 +17,13 @@ import torch.nn.functional as F
 from safetensors import safe_open
 from torch import nn
 
-from .errors import ModelFileError
-from .identify import expect
+from ..errors import ModelFileError
+from ..weights.identify import expect
+from ..weights.quant import detect_format
+from ..weights.quant.comfy import metadata_markers
+from ..weights.quant.fp8 import use_fp8_matmul
+from ..weights.safetensors_io import read_header, weight_files
 from .modules import materialize, zero_embedding
-from .quant import detect_format
-from .quant.comfy import metadata_markers
-from .quant.fp8 import use_fp8_matmul
-from .safetensors_io import read_header, weight_files
 from .tokenizer import CaptionTokenizer
 
 TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)

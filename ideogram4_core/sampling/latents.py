@@ -23,7 +23,7 @@ TOKEN_CHANNELS = VAE_CHANNELS * PATCH * PATCH
 
 @cache
 def _statistics() -> tuple[tuple[float, ...], tuple[float, ...]]:
-    data = json.loads(resources.files(__package__).joinpath("data/latent_norm.json").read_text())
+    data = json.loads(resources.files(__package__.rpartition(".")[0]).joinpath("data/latent_norm.json").read_text())
     return tuple(data["shift"]), tuple(data["scale"])
 
 

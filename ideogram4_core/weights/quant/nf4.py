@@ -19,7 +19,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..errors import ModelFileError
+from ...errors import ModelFileError
 from ..safetensors_io import SafetensorsHeader
 from .linear import DequantLinear
 

@@ -13,8 +13,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from ..errors import ModelFileError
 from . import identify_rules as rules
-from .errors import ModelFileError
 from .identify_rules import TEXT_ENCODER, TRANSFORMER, UNKNOWN, VAE
 from .quant import PlainFloat, detect_format
 from .safetensors_io import SafetensorsHeader, read_header, weight_files

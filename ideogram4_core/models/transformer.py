@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 from .modules import zero_embedding
 
 IMAGE_POSITION_OFFSET = 65536

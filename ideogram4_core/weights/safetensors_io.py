@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 from safetensors import safe_open
 
-from .errors import ModelFileError
+from ..errors import ModelFileError
 
 _MAX_HEADER_BYTES = 100 * 1024 * 1024
 

@@ -24,10 +24,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .errors import ModelFileError
-from .identify import expect
+from ..errors import ModelFileError
+from ..weights.identify import expect
+from ..weights.safetensors_io import load_tensors, read_header, weight_files
 from .modules import materialize
-from .safetensors_io import load_tensors, read_header, weight_files
 
 LATENT_CHANNELS = 32
 _EPS = 1e-6

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import torch
 
-from .errors import Ideogram4Error
+from ..errors import Ideogram4Error
 
 _LOGSNR_MIN, _LOGSNR_MAX = -15.0, 18.0
 

@@ -11,7 +11,7 @@ import json
 import sys
 from pathlib import Path
 
-from .caption import MAX_TOKENS, CaptionCheck, check_caption, configured_tokenizer_dir
+from ..caption import MAX_TOKENS, CaptionCheck, check_caption, configured_tokenizer_dir
 
 EXIT_VALID, EXIT_INVALID, EXIT_UNREADABLE = 0, 1, 2
 

@@ -1,0 +1,5 @@
+"""Command line, one module per sub-command; `main` is the entry point."""
+
+from .main import main
+
+__all__ = ["main"]
