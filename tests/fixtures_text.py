@@ -3,19 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 from pathlib import Path
 
-import pytest
 import torch
 
-_REPO = Path(__file__).resolve().parents[1]
-_TOKENIZER_CANDIDATES = [
-    Path(os.environ.get("IDEOGRAM4_QWEN_TOKENIZER", "/nonexistent")),
-    _REPO / "shared" / "reference" / "qwen_tokenizer",
-    _REPO.parent / "shared" / "reference" / "qwen_tokenizer",
-]
+from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
 
 # Renders exactly SPEC §3's template for one user message holding text parts, like Qwen3-VL's own template.
 CHAT_TEMPLATE = (
@@ -29,11 +22,8 @@ CHAT_TEMPLATE = (
 
 
 def qwen_tokenizer_source() -> Path:
-    """The real Qwen2 BPE files (vocab.json, merges.txt, tokenizer_config.json); skips the test when absent."""
-    for candidate in _TOKENIZER_CANDIDATES:
-        if (candidate / "vocab.json").is_file():
-            return candidate
-    pytest.skip("Qwen tokenizer reference files not found; set IDEOGRAM4_QWEN_TOKENIZER to their folder")
+    """The real Qwen2 BPE files (vocab.json, merges.txt, tokenizer_config.json) bundled with the package."""
+    return bundled_tokenizer_dir()
 
 
 def write_tokenizer(folder: Path) -> Path:

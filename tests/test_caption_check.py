@@ -12,17 +12,14 @@ import pytest
 
 from ideogram4_core.caption import MAX_TOKENS, check_caption, check_request, count_tokens, dumps_canonical
 from ideogram4_core.cli import validate
+from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
 
 ROOT = Path(__file__).resolve().parents[1]
-TOKENIZER = Path("/work/shared/reference/qwen_tokenizer")
-if not TOKENIZER.is_dir():
-    TOKENIZER = ROOT.parent / "shared" / "reference" / "qwen_tokenizer"
-needs_tokenizer = pytest.mark.skipif(not TOKENIZER.is_dir(), reason="reference Qwen tokenizer not available")
+TOKENIZER = bundled_tokenizer_dir()
 CORPUS = json.loads((ROOT / "tests" / "caption_corpus" / "corpus.json").read_text(encoding="utf-8"))
 PHOTO = next(e["caption"] for e in CORPUS if e["name"] == "photo_full")
 
 
-@needs_tokenizer
 def test_exact_count_matches_transformers_qwen2_tokenizer() -> None:
     transformers = pytest.importorskip("transformers")
     reference = transformers.Qwen2TokenizerFast.from_pretrained(str(TOKENIZER))
@@ -70,7 +67,6 @@ def test_check_caption_reports_input_problems_and_repairs() -> None:
     assert result["canonical"] == '{"compositional_deconstruction":{"background":"b","elements":[]}}'
 
 
-@needs_tokenizer
 def test_too_many_tokens_is_an_error_when_exact() -> None:
     long = {"compositional_deconstruction": {"background": "word " * 2100, "elements": []}}
     exact = check_caption(json.dumps(long), tokenizer_dir=TOKENIZER)

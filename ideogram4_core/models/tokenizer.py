@@ -13,6 +13,13 @@ CAPTION_TEMPLATE = "<|im_start|>user\n{caption}<|im_end|>\n<|im_start|>assistant
 MAX_CAPTION_TOKENS = 2048
 SPECIAL_TOKEN_IDS = {"<|im_start|>": 151644, "<|im_end|>": 151645}
 
+
+def bundled_tokenizer_dir() -> Path:
+    """The Qwen2 BPE files shipped in this package (`data/qwen_tokenizer`, Apache-2.0): the same vocabulary and
+    special tokens Qwen3-VL uses for text, for files that carry no tokenizer of their own."""
+    return Path(__file__).resolve().parents[1] / "data" / "qwen_tokenizer"
+
+
 # Qwen2's pre-tokenizer split pattern (applied before the byte-level mapping).
 _QWEN2_SPLIT = (
     r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
+
 CORPUS = Path(__file__).resolve().parents[1] / "caption_corpus" / "corpus.json"
 
 
@@ -63,9 +65,7 @@ def test_corpus_present_or_skip():
 def test_token_estimate_is_close_to_exact_count(editor):
     """The offline "≈" estimate is within 15 % of the Qwen tokenizer on realistic captions."""
     caption_pkg = pytest.importorskip("ideogram4_core.caption")
-    tokenizer = Path(__file__).resolve().parents[3] / "shared" / "reference" / "qwen_tokenizer"
-    if not tokenizer.is_dir():
-        pytest.skip(f"no Qwen tokenizer at {tokenizer}")
+    tokenizer = bundled_tokenizer_dir()
     texts = [as_text(c["caption"]) for c in corpus_cases() if c["valid"] and len(as_text(c["caption"])) > 400]
     if not texts:
         pytest.skip("no long valid captions in the corpus")
