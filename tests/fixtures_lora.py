@@ -70,7 +70,7 @@ def merged(model: nn.Module, *stacks: tuple[Sequence[Adapter], float]) -> nn.Mod
                 delta = strength * adapter.scale * (adapter.up.double() @ adapter.down.double())
                 layers = diffusers_layer(result, adapter.module)
                 for layer, part in zip(layers, delta.split([l.out_features for l in layers]), strict=True):  # noqa: E741
-                    layer.weight += part.to(layer.weight.dtype)
+                    layer.weight.add_(part.to(layer.weight.dtype))
     return result
 
 
