@@ -97,8 +97,15 @@ def write_lora(file: Path, adapters: Sequence[Adapter], layout: str, metadata: d
     return file
 
 
-def peft_lora(folder: Path, model: nn.Module, targets: Sequence[str], rank: int, alpha: float, seed: int,
-              name: str = "peft_lora.safetensors") -> tuple[Path, list[Adapter]]:  # fmt: skip
+def peft_lora(
+    folder: Path,
+    model: nn.Module,
+    targets: Sequence[str],
+    rank: int,
+    alpha: float,
+    seed: int,
+    name: str = "peft_lora.safetensors",
+) -> tuple[Path, list[Adapter]]:
     """A diffusers/PEFT LoRA file written by PEFT and diffusers; returns it and its pairs (diffusers names)."""
     torch.manual_seed(seed)
     work = copy.deepcopy(model)

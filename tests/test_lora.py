@@ -57,9 +57,14 @@ def render(pipeline, seed=3, settings=SETTINGS):
 
 def with_transformers(oracle, cond=None, uncond=None):
     """The oracle pipeline with its transformers swapped for the duration of one call."""
-    return DiffusersPipeline(scheduler=oracle.scheduler, vae=oracle.vae, text_encoder=oracle.text_encoder,
-                             tokenizer=oracle.tokenizer, transformer=cond or oracle.transformer,
-                             unconditional_transformer=uncond or oracle.unconditional_transformer)  # fmt: skip
+    return DiffusersPipeline(
+        scheduler=oracle.scheduler,
+        vae=oracle.vae,
+        text_encoder=oracle.text_encoder,
+        tokenizer=oracle.tokenizer,
+        transformer=cond or oracle.transformer,
+        unconditional_transformer=uncond or oracle.unconditional_transformer,
+    )
 
 
 def expect_match(oracle_pipe, result, seed=3, settings=SETTINGS):
@@ -125,8 +130,10 @@ def test_stack_with_negative_strength_and_unconditional_lora(repo, tmp_path):
     first = random_adapters(oracle.transformer, FUSED, rank=2, seed=5, alpha=1.0)
     second = random_adapters(oracle.transformer, SPLIT, rank=4, seed=6)
     third = random_adapters(oracle.transformer, FUSED + TOP, rank=3, seed=7, alpha=3.0)
-    files = [write_lora(tmp_path / f"{i}.safetensors", a, layout)
-             for i, (a, layout) in enumerate([(first, "kohya"), (second, "peft"), (third, "ai-toolkit")])]  # fmt: skip
+    files = [
+        write_lora(tmp_path / f"{i}.safetensors", a, layout)
+        for i, (a, layout) in enumerate([(first, "kohya"), (second, "peft"), (third, "ai-toolkit")])
+    ]
     choice = LoraChoice((LoraRequest(files[0], 1.2), LoraRequest(files[1], -0.7)), (LoraRequest(files[2], 0.5),))
     reference = with_transformers(
         oracle,
@@ -142,11 +149,14 @@ def test_single_model_mode_never_reads_the_unconditional_file(repo, tmp_path):
     shutil.copytree(folder, lone, ignore=shutil.ignore_patterns("unconditional_transformer"))
     uncond_lora = random_adapters(oracle.transformer, FUSED + TOP, rank=3, seed=8, alpha=3.0)
     cond_lora = random_adapters(oracle.transformer, SPLIT, rank=2, seed=9)
-    files = write_lora(tmp_path / "u.safetensors", uncond_lora, "kohya"), write_lora(tmp_path / "c.safetensors",
-                                                                                    cond_lora, "peft")  # fmt: skip
+    files = (
+        write_lora(tmp_path / "u.safetensors", uncond_lora, "kohya"),
+        write_lora(tmp_path / "c.safetensors", cond_lora, "peft"),
+    )
     choice = LoraChoice((LoraRequest(files[1], 0.9),), (LoraRequest(files[0]),), unconditional_from_conditional=True)
-    pipeline = Ideogram4Pipeline(ModelPaths.from_folder(lone, unconditional=False), device=CPU, dtype=torch.float32,
-                                 loras=choice)  # fmt: skip
+    pipeline = Ideogram4Pipeline(
+        ModelPaths.from_folder(lone, unconditional=False), device=CPU, dtype=torch.float32, loras=choice
+    )
     assert pipeline.paths.unconditional_transformer is None
     reference = with_transformers(
         oracle, cond=merged(oracle.transformer, (cond_lora, 0.9)), uncond=merged(oracle.transformer, (uncond_lora, 1.0))
@@ -159,11 +169,19 @@ def test_few_step_preset_runs_only_the_conditional_branch(repo, tmp_path):
     adapters = random_adapters(oracle.transformer, FUSED, rank=2, seed=10)
     file = write_lora(tmp_path / "turbo.safetensors", adapters, "ai-toolkit")
     pipeline = ours(folder, LoraChoice((LoraRequest(file),)))
-    pipeline.paths = ModelPaths(*(getattr(pipeline.paths, f) for f in ("transformer",)), None,
-                                pipeline.paths.text_encoder, pipeline.paths.vae, pipeline.paths.tokenizer)  # fmt: skip
+    pipeline.paths = ModelPaths(
+        *(getattr(pipeline.paths, f) for f in ("transformer",)),
+        None,
+        pipeline.paths.text_encoder,
+        pipeline.paths.vae,
+        pipeline.paths.tokenizer,
+    )
     settings = SamplingSettings(4, 1.0, 0, 1.0, 0.0, 1.75)
-    expect_match(with_transformers(oracle, cond=merged(oracle.transformer, (adapters, 1.0))),
-                 render(pipeline, settings=settings), settings=settings)  # fmt: skip
+    expect_match(
+        with_transformers(oracle, cond=merged(oracle.transformer, (adapters, 1.0))),
+        render(pipeline, settings=settings),
+        settings=settings,
+    )
 
 
 # --- every weight format: the side branch equals the LoRA merged into the exactly dequantised weight ----------
@@ -231,19 +249,32 @@ def test_foreign_and_broken_files_are_refused(tmp_path):
         "qwen.safetensors": (lora("diffusion_model.transformer_blocks.0.img_mlp.net.0.proj", 4, 64), "Qwen-Image"),
         "odd.safetensors": (lora("diffusion_model.layers.0.attention.wq", 4, 64), "layout is unknown"),
         "full.safetensors": (tiny_ideogram4(), "Ideogram 4 transformer, not a LoRA.*--transformer"),
-        "dora.safetensors": ({**lora("diffusion_model.layers.0.attention.o", 4, 256),
-                              "diffusion_model.layers.0.attention.o.dora_scale": ("BF16", (1, 256))}, "DoRA"),
-        "lokr.safetensors": ({"lycoris_layers_0_attention_qkv.lokr_w1": ("BF16", (4, 4)),
-                              "lycoris_layers_0_attention_qkv.lokr_w2": ("BF16", (4, 4))}, "LoKr"),
-    }  # fmt: skip
+        "dora.safetensors": (
+            {
+                **lora("diffusion_model.layers.0.attention.o", 4, 256),
+                "diffusion_model.layers.0.attention.o.dora_scale": ("BF16", (1, 256)),
+            },
+            "DoRA",
+        ),
+        "lokr.safetensors": (
+            {
+                "lycoris_layers_0_attention_qkv.lokr_w1": ("BF16", (4, 4)),
+                "lycoris_layers_0_attention_qkv.lokr_w2": ("BF16", (4, 4)),
+            },
+            "LoKr",
+        ),
+    }
     for name, (spec, match) in cases.items():
         _refused(write_headers(tmp_path / name, spec), match)
     _refused(tmp_path / "missing.safetensors", "not found")
-    half = write_headers(tmp_path / "half.safetensors", {"diffusion_model.layers.0.attention.o.lora_A.weight":
-                                                         ("F32", (4, 256))})  # fmt: skip
+    half = write_headers(
+        tmp_path / "half.safetensors", {"diffusion_model.layers.0.attention.o.lora_A.weight": ("F32", (4, 256))}
+    )
     _refused(half, "lacks its up")
-    nan = {"transformer.layers.0.attention.to_q.lora_A.weight": torch.full((2, 128), float("nan")),
-           "transformer.layers.0.attention.to_q.lora_B.weight": torch.ones(128, 2)}  # fmt: skip
+    nan = {
+        "transformer.layers.0.attention.to_q.lora_A.weight": torch.full((2, 128), float("nan")),
+        "transformer.layers.0.attention.to_q.lora_B.weight": torch.ones(128, 2),
+    }
     save_file(nan, tmp_path / "nan.safetensors")
     _refused(tmp_path / "nan.safetensors", "NaN/Inf")
 
@@ -252,11 +283,13 @@ def test_lora_for_another_model_size_is_refused(repo, tmp_path):
     folder, oracle = repo
     wide = [Adapter("layers.0.attention.o", torch.ones(2, 4608), torch.ones(4608, 2))]
     file = write_lora(tmp_path / "big.safetensors", wide, "ai-toolkit")
-    with pytest.raises(ModelFileError, match="big.safetensors does not fit this model.*different model size"):
+    with pytest.raises(ModelFileError, match=r"big.safetensors does not fit this model.*different model size"):
         render(ours(folder, LoraChoice((LoraRequest(file),))))
     deep = random_adapters(oracle.transformer, ["layers.1.attention.o"], rank=2, seed=1)
-    file = write_lora(tmp_path / "deep.safetensors", [dataclasses.replace(deep[0], module="layers.7.attention.o")], "kohya")
-    with pytest.raises(ModelFileError, match="deep.safetensors does not fit"):
+    file = write_lora(
+        tmp_path / "deep.safetensors", [dataclasses.replace(deep[0], module="layers.7.attention.o")], "kohya"
+    )
+    with pytest.raises(ModelFileError, match=r"deep.safetensors does not fit"):
         render(ours(folder, LoraChoice((LoraRequest(file),))))
 
 
@@ -272,8 +305,13 @@ def test_strength_parsing():
 def test_after_errors_and_loras_the_plain_run_is_bit_identical(repo, tmp_path):
     folder, oracle = repo
     plain = render(ours(folder)).tokens
-    broken = write_headers(tmp_path / "flux.safetensors", {"lora_unet_double_blocks_0.lora_down.weight": ("F32", (2, 8)),
-                                                          "lora_unet_double_blocks_0.lora_up.weight": ("F32", (8, 2))})  # fmt: skip
+    broken = write_headers(
+        tmp_path / "flux.safetensors",
+        {
+            "lora_unet_double_blocks_0.lora_down.weight": ("F32", (2, 8)),
+            "lora_unet_double_blocks_0.lora_up.weight": ("F32", (8, 2)),
+        },
+    )
     good = write_lora(tmp_path / "good.safetensors", random_adapters(oracle.transformer, FUSED, 2, 3), "ai-toolkit")
     with pytest.raises(ModelFileError):
         render(ours(folder, LoraChoice((LoraRequest(good),), (LoraRequest(broken),))))

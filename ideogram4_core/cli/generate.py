@@ -61,10 +61,16 @@ def add_render_options(
 
 def add_lora_options(parser: argparse.ArgumentParser) -> None:
     loras = parser.add_argument_group("LoRAs (FILE or FILE:STRENGTH, repeatable; strength 1 by default)")
-    loras.add_argument("--lora", action="append", default=[], metavar="FILE[:STRENGTH]",
-                       help="LoRA for the conditional branch")
-    loras.add_argument("--unconditional-lora", action="append", default=[], metavar="FILE[:STRENGTH]",
-                       help="LoRA for the unconditional branch")
+    loras.add_argument(
+        "--lora", action="append", default=[], metavar="FILE[:STRENGTH]", help="LoRA for the conditional branch"
+    )
+    loras.add_argument(
+        "--unconditional-lora",
+        action="append",
+        default=[],
+        metavar="FILE[:STRENGTH]",
+        help="LoRA for the unconditional branch",
+    )
     loras.add_argument("--unconditional-from-conditional", action="store_true",
                        help="single-model mode: the unconditional branch runs on the conditional weights plus the "
                        "unconditional LoRAs (the unconditional transformer is not read)")  # fmt: skip

@@ -110,7 +110,7 @@ class LoraTransformer(nn.Module):
         self.branches = side_branches(base, stack)
 
     @property
-    def config(self):  # noqa: ANN201 - the base's TransformerConfig
+    def config(self):
         return self.base.config
 
     @property

@@ -21,8 +21,20 @@ from ...errors import ModelFileError
 from ...models.transformer import TransformerConfig
 from .. import identify_rules as rules
 from ..safetensors_io import SafetensorsHeader, load_tensors, read_header
-from .layouts import ALPHA, BLOCK_MODULES, DOWN, LAYOUTS, TOP_MODULES, UP, AdapterKey, adapter_key, foreign_family
-from .layouts import layout_of, split_role, unsupported_kind
+from .layouts import (
+    ALPHA,
+    BLOCK_MODULES,
+    DOWN,
+    LAYOUTS,
+    TOP_MODULES,
+    UP,
+    AdapterKey,
+    adapter_key,
+    foreign_family,
+    layout_of,
+    split_role,
+    unsupported_kind,
+)
 
 PEFT_METADATA = "lora_adapter_metadata"
 
@@ -76,8 +88,21 @@ class LoraFile:
 def linear_shapes(config: TransformerConfig) -> dict[str, tuple[int, int]]:
     """(out, in) of every Linear of a transformer of this size, by our module path."""
     hidden, ffn, adaln = config.hidden_size, config.intermediate_size, config.adaln_dim
-    top = dict(zip(TOP_MODULES, ((hidden, config.in_channels), (hidden, config.llm_features_dim), (hidden, hidden),
-               (hidden, hidden), (adaln, hidden), (config.in_channels, hidden), (hidden, adaln)), strict=True))
+    top = dict(
+        zip(
+            TOP_MODULES,
+            (
+                (hidden, config.in_channels),
+                (hidden, config.llm_features_dim),
+                (hidden, hidden),
+                (hidden, hidden),
+                (adaln, hidden),
+                (config.in_channels, hidden),
+                (hidden, adaln),
+            ),
+            strict=True,
+        )
+    )
     block = dict(zip(BLOCK_MODULES, ((3 * hidden, hidden), (hidden, hidden), (ffn, hidden), (hidden, ffn),
                  (ffn, hidden), (4 * hidden, adaln)), strict=True))  # fmt: skip
     return top | {f"layers.{i}.{name}": shape for i in range(config.num_layers) for name, shape in block.items()}
