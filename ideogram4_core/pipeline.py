@@ -17,8 +17,7 @@ from PIL import Image
 
 from .errors import CaptionError, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
-from .models.text_encoder import TextEncoder, find_tokenizer_folder
-from .models.tokenizer import CaptionTokenizer
+from .models.text_encoder import TextEncoder, load_tokenizer
 from .models.vae import load_vae
 from .sampling.latents import token_grid, tokens_to_vae
 from .sampling.sampler import StepCallback, initial_noise, sample
@@ -125,18 +124,14 @@ class Ideogram4Pipeline:
         expect(self.paths.unconditional_transformer, "unconditional_transformer")
         return True
 
-    def _tokenizer_folder(self) -> Path:
-        return self.paths.tokenizer or find_tokenizer_folder(self.paths.text_encoder)
-
     def _check_token_counts(self, captions: list[str]) -> None:
         """Fail on over-long captions before any model weights are read."""
-        tokenizer = CaptionTokenizer.from_folder(self._tokenizer_folder())
+        tokenizer = load_tokenizer(self.paths.text_encoder, self.paths.tokenizer)
         for caption in captions:
             tokenizer.token_ids(caption)
 
     def _encode(self, captions: list[str]) -> list[torch.Tensor]:
-        folder = self._tokenizer_folder()
-        encoder = TextEncoder.load(self.paths.text_encoder, folder, device=self.device, dtype=self.dtype)
+        encoder = TextEncoder.load(self.paths.text_encoder, self.paths.tokenizer, device=self.device, dtype=self.dtype)
         try:
             return encoder.encode(captions)
         finally:

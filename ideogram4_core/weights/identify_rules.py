@@ -161,6 +161,26 @@ def _vae(keys: Keys) -> tuple[str, str] | None:
 _RULES: tuple[Rule, ...] = (_lora, _ideogram, _flux, _qwen_image, _lumina, _stable_diffusion, _text_encoder, _vae)
 
 
+def with_gguf_architecture(found: tuple[str, str] | None, architecture: str | None) -> tuple[str, str] | None:
+    """Refine a classification with a GGUF's `general.architecture` (absent in sd.cpp-style diffusion exports).
+
+    Qwen3-VL's language model is `qwen3vl`; any other language-model architecture (a text-only `qwen3` has the
+    same shapes as Qwen3-VL-8B's tower, `llama` …) is named and refused; `clip` is a vision projector (mmproj).
+    """
+    if architecture is None or architecture == "qwen3vl":
+        return found
+    if architecture == "clip":
+        return "other", "a vision projector (mmproj) GGUF, not a language model"
+    if found is None:
+        return UNKNOWN, f"a GGUF of architecture {architecture!r}"
+    if found[0] == TEXT_ENCODER:
+        same_shapes = {"qwen3": "a text-only Qwen3 language model (GGUF architecture 'qwen3'), not the Qwen3-VL one"}
+        return "text-encoder", same_shapes.get(architecture, f"a language model of GGUF architecture {architecture!r}")
+    if found[0] == "text-encoder":
+        return "text-encoder", f"{found[1]}, GGUF architecture {architecture!r}"
+    return found
+
+
 def quantisation(headers: Sequence[SafetensorsHeader], config: Mapping) -> str | None:
     """The quantised format the headers show (a PLANNED_FORMATS id or a description), None for plain floats."""
     tensors = {n: i for h in headers for n, i in h.tensors.items()}

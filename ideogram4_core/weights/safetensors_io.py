@@ -86,8 +86,8 @@ def read_header(path: str | Path) -> SafetensorsHeader:
 def _refuse_foreign_format(path: Path, head: bytes) -> None:
     if head[:4] == b"GGUF":
         raise ModelFileError(
-            f"{path.name} is a GGUF file; GGUF is not supported yet. Use the official fp8/nf4 folders or a ComfyUI "
-            "fp8_scaled/nvfp4 .safetensors file."
+            f"{path.name} is a GGUF file, which is read for transformers and text encoders only. Use the .safetensors "
+            "version of this model."
         )
     pickle_magic = (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{"  # else: a header length
     if pickle_magic or path.suffix in {".ckpt", ".pt", ".pth", ".bin", ".pkl"}:
