@@ -67,7 +67,7 @@ def write_gguf(
     writer = gguf.GGUFWriter(str(path), arch or "unused")
     if arch is None:
         del writer.kv_data[0][gguf.Keys.General.ARCHITECTURE]
-    for key, value in metadata.items():
+    for key, value in (metadata or {}).items():
         _add(writer, key, value)
     for name, (data, qtype) in tensors.items():
         raw = None if qtype in ("F32", "F16") else T[qtype]
@@ -128,7 +128,7 @@ def gguf_store(
 
 
 def write_gguf_transformer(
-    path: Path, model: nn.Module, qtype_of: QtypeOf, *, prefix: str = "", metadata: Mapping = {}
+    path: Path, model: nn.Module, qtype_of: QtypeOf, *, prefix: str = "", metadata: Mapping | None = None
 ) -> Path:
     """An sd.cpp-style Ideogram 4 transformer GGUF (original fused names, optional prefix, no architecture)."""
     groups, linears = transformer_groups(model, fused=True)
