@@ -60,7 +60,7 @@ def encode(weight: torch.Tensor, qtype: str, seed: int = 0) -> tuple[np.ndarray,
 def write_gguf(
     path: Path,
     tensors: Mapping[str, tuple[np.ndarray, str]],
-    metadata: Mapping[str, object] = {},
+    metadata: Mapping[str, object] | None = None,
     arch: str | None = None,
 ) -> Path:
     """A GGUF written by GGUFWriter; `arch` None leaves out `general.architecture` as sd.cpp exports do."""

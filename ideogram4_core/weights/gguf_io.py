@@ -98,7 +98,7 @@ def _open(path: Path) -> GGUFReader:
     try:
         return _Reader(path, "c")
     except ValueError as exc:
-        unknown = re.search(r"(\d+) is not a valid GGMLQuantizationType", str(exc))
+        unknown = re.search(r"(\d+)\)? is not a valid GGMLQuantizationType", str(exc))
         if unknown:
             raise ModelFileError(
                 f"{path.name} stores a tensor of GGML type id {unknown[1]}, which is unknown to this gguf package "

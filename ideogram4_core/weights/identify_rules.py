@@ -17,7 +17,7 @@ from .safetensors_io import SafetensorsHeader, TensorInfo
 TRANSFORMER, TEXT_ENCODER, VAE, UNKNOWN = "ideogram4-transformer", "qwen3-vl-text-encoder", "flux2-vae", "unknown"
 
 FLOAT_DTYPES = {"F16": "fp16", "BF16": "bf16", "F32": "fp32", "F64": "fp64"}
-PLANNED_FORMATS = ("official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed")
+PLANNED_FORMATS = ("official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed", "comfy-int8")
 """The formats of SPEC §2.2: recognised here even before a loader for them is registered."""
 
 QUANT_AUX = (".weight_scale", ".weight_scale_2", ".input_scale", ".comfy_quant", ".absmax", ".quant_map",
@@ -198,7 +198,8 @@ def quantisation(headers: Sequence[SafetensorsHeader], config: Mapping) -> str |
     if any_name(lambda n: n.endswith(".weight_scale_2")):
         return "comfy-nvfp4-mixed"
     if any_name(lambda n: n.endswith(".comfy_quant") or n == "scaled_fp8") or "_quantization_metadata" in metadata:
-        return "comfy-fp8-scaled"
+        int8 = any(n.endswith(".weight") and i.dtype == "I8" for n, i in tensors.items())
+        return "comfy-int8" if int8 else "comfy-fp8-scaled"
     scales = [i.shape for n, i in tensors.items() if n.endswith(".weight_scale")]
     if config.get("ideogram_fp8_weight_only") or any(len(s) == 1 and s[0] > 1 for s in scales):
         return "official-fp8"
