@@ -110,12 +110,12 @@ def test_truncated_files_are_refused(tmp_path, cut):
     path = write_gguf(tmp_path / "ideogram4-Q8_0.gguf", _ideogram_like(tmp_path))
     data = path.read_bytes()
     path.write_bytes(data[: int(len(data) * cut)])
-    with pytest.raises(ModelFileError, match="ideogram4-Q8_0.gguf is (a )?truncated.*download it again"):
+    with pytest.raises(ModelFileError, match=r"ideogram4-Q8_0\.gguf is (a )?truncated.*download it again"):
         expect(path, "transformer")
 
 
 def test_header_damage_is_refused(tmp_path):
     path = write_gguf(tmp_path / "ideogram4-Q8_0.gguf", _ideogram_like(tmp_path))
     path.write_bytes(path.read_bytes()[:40])
-    with pytest.raises(ModelFileError, match="ideogram4-Q8_0.gguf is a truncated or corrupt GGUF file"):
+    with pytest.raises(ModelFileError, match=r"ideogram4-Q8_0\.gguf is a truncated or corrupt GGUF file"):
         expect(path, "transformer")
