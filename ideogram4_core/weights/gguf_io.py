@@ -65,9 +65,9 @@ class GgufHeader(SafetensorsHeader):
 
     @property
     def format_name(self) -> str:
-        """E.g. "gguf Q4_K+Q6_K": the quantised types by frequency, or the float type when none is quantised."""
+        """E.g. "gguf Q4_K+Q6_K": the quantised types by frequency, or the narrowest float type when none is."""
         types = self.types()
-        quantised = [t for t in types if t not in PLAIN_TYPES] or list(types)[:1]
+        quantised = [t for t in types if t not in PLAIN_TYPES] or [t for t in ("BF16", "F16", "F32") if t in types][:1]
         return "gguf " + "+".join(quantised)
 
 
