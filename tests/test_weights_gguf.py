@@ -97,7 +97,7 @@ def test_branches_from_cond_and_uncond_folders(gguf_set):
 
 
 def test_swapped_pair_is_refused_before_loading(gguf_set):
-    oracle, ours = gguf_set
+    ours = gguf_set[1]
     swapped = ModelPaths(ours.paths.unconditional_transformer, ours.paths.transformer, ours.paths.text_encoder,
                          ours.paths.vae)  # fmt: skip
     pipeline = Ideogram4Pipeline(swapped, device=CPU, dtype=torch.float32)
