@@ -83,7 +83,7 @@ def test_empty_and_bad_sizes_raise(node: type, pack: types.ModuleType) -> None:
 
 def test_tokenizer_from_environment(node: type, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("IDEOGRAM4_TOKENIZER", str(tmp_path))
-    assert sys.modules["ig4pack.nodes.caption_builder"].tokenizer_dir() == tmp_path
+    assert sys.modules["ig4pack.nodes.caption_builder"].configured_tokenizer_dir() == tmp_path
 
 
 def test_route_registers_only_with_a_server(pack: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
