@@ -24,6 +24,7 @@ from .sampling.sampler import StepCallback, initial_noise, sample
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size
 from .weights.identify import expect
+from .weights.lora import LoraChoice, LoraStack, with_loras
 from .weights.transformer_weights import load_transformer, read_transformer_config
 
 OFFICIAL_FOLDERS = ("transformer", "unconditional_transformer", "text_encoder", "tokenizer", "vae")
@@ -40,13 +41,17 @@ class ModelPaths:
     tokenizer: Path | None = None
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> ModelPaths:
-        """The official layout: transformer/, unconditional_transformer/, text_encoder/, tokenizer/, vae/."""
+    def from_folder(cls, folder: str | Path, *, unconditional: bool = True) -> ModelPaths:
+        """The official layout: transformer/, unconditional_transformer/, text_encoder/, tokenizer/, vae/.
+
+        `unconditional` False (single-model mode) ignores unconditional_transformer/: it may even be absent.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelFileError(f"Model folder not found: {folder}. Pass the downloaded Ideogram 4 repo folder.")
         _refuse_other_pipeline(folder)
-        missing = [name for name in OFFICIAL_FOLDERS if not (folder / name).is_dir()]
+        wanted = [name for name in OFFICIAL_FOLDERS if unconditional or name != "unconditional_transformer"]
+        missing = [name for name in wanted if not (folder / name).is_dir()]
         if "transformer" in missing:
             raise ModelFileError(
                 f"{folder} is not an Ideogram 4 model folder (no transformer/). Expected the official layout "
@@ -56,8 +61,8 @@ class ModelPaths:
             raise ModelFileError(
                 f"{folder} is missing {', '.join(f'{n}/' for n in missing)}. Download the complete Ideogram 4 repo."
             )
-        return cls(*(folder / name for name in ("transformer", "unconditional_transformer", "text_encoder", "vae")),
-                   tokenizer=folder / "tokenizer")  # fmt: skip
+        uncond = folder / "unconditional_transformer" if unconditional else None
+        return cls(folder / "transformer", uncond, folder / "text_encoder", folder / "vae", folder / "tokenizer")
 
 
 def _refuse_other_pipeline(folder: Path) -> None:
@@ -80,10 +85,13 @@ class GenerationResult:
 
 
 class Ideogram4Pipeline:
-    def __init__(self, paths: ModelPaths, *, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self, paths: ModelPaths, *, device: torch.device, dtype: torch.dtype, loras: LoraChoice | None = None
+    ) -> None:
         self.paths = paths
         self.device = device
         self.dtype = dtype
+        self.loras = loras or LoraChoice()
 
     def generate(
         self,
@@ -102,14 +110,18 @@ class Ideogram4Pipeline:
             raise CaptionError("The caption is empty. Write a caption (ideally the JSON caption format).")
         if batch_size < 1:
             raise CaptionError(f"Batch size must be at least 1 (got {batch_size}).")
-        check_size(width, height, full_size=read_transformer_config(self.paths.transformer).is_full_size)
+        config = read_transformer_config(self.paths.transformer)
+        check_size(width, height, full_size=config.is_full_size)
         needs_uncond = self._check_unconditional(settings)
         self._check_token_counts(captions)
+        stacks = self.loras.stacks()  # every LoRA is read and checked before any model weights
+        for use in (*stacks[0], *stacks[1]):
+            use.lora.check_fits(config)
 
         features = self._encode(captions)
         per_image = [f for f in features for _ in range(batch_size)]
         grid = token_grid(width, height)
-        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, callback)
+        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, stacks, callback)
         latent = tokens_to_vae(tokens, grid)
         return GenerationResult(self._decode(latent), latent, tokens)
 
@@ -117,9 +129,12 @@ class Ideogram4Pipeline:
         """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
         if all(g == 1.0 for g in settings.guidance_schedule()):
             return False
+        if self.loras.unconditional_from_conditional:
+            return True
         if self.paths.unconditional_transformer is None:
             raise ModelFileError(
-                "Guidance needs the unconditional transformer; pass --unconditional-transformer (or set guidance 1)."
+                "Guidance needs the unconditional transformer; pass --unconditional-transformer, or "
+                "--unconditional-from-conditional with an unconditional LoRA, or set guidance 1."
             )
         expect(self.paths.unconditional_transformer, "unconditional_transformer")
         return True
@@ -146,19 +161,22 @@ class Ideogram4Pipeline:
         seed: int,
         settings: SamplingSettings,
         needs_uncond: bool,
+        stacks: tuple[LoraStack, LoraStack],
         callback: StepCallback | None,
     ) -> torch.Tensor:
-        cond = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
-        uncond = None
+        base = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
+        uncond_base = None
         if needs_uncond:
-            uncond = load_transformer(
+            uncond_base = base if self.loras.unconditional_from_conditional else load_transformer(
                 self.paths.unconditional_transformer, device=self.device, dtype=self.dtype, branch="uncond"
-            )
+            )  # fmt: skip
+        cond = with_loras(base, stacks[0])
+        uncond = None if uncond_base is None else with_loras(uncond_base, stacks[1])
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
             return sample(cond, uncond, text, noise, grid, size, settings, callback).cpu()
         finally:
-            del cond, uncond
+            del base, uncond_base, cond, uncond
             _release(self.device)
 
     def _decode(self, latent: torch.Tensor) -> list[Image.Image]:

@@ -5,6 +5,7 @@ from comfy_api.latest import ComfyExtension, io
 from .caption_builder import IG4_CaptionBuilder
 from .caption_overlay import IG4_CaptionOverlay
 from .loaders import IG4_ModelLoader, IG4_TextEncoderLoader, IG4_VAELoader
+from .lora import IG4_LoraLoader
 from .sampler import IG4_Sampler
 from .text_encode import IG4_TextEncode
 from .vae_decode import IG4_VAEDecode
@@ -14,6 +15,7 @@ class Ideogram4Extension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [
             IG4_ModelLoader,
+            IG4_LoraLoader,
             IG4_TextEncoderLoader,
             IG4_VAELoader,
             IG4_CaptionBuilder,

@@ -119,16 +119,25 @@ class IG4_ModelLoader(io.ComfyNode):
                     tooltip="auto: stream transformer blocks from RAM only when the models do not fit in VRAM. "
                     "always: stream even when they fit (least VRAM, slower).",
                 ),
+                io.Boolean.Input(
+                    "single_model",
+                    default=False,
+                    optional=True,
+                    tooltip="Run the unconditional branch on the conditional weights (plus the unconditional "
+                    "LoRAs of Ideogram 4 · LoRA): one copy of the weights, half the memory. The unconditional "
+                    "model is then neither needed nor read.",
+                ),
             ],
             outputs=[Ideogram4ModelSocket.Output(display_name="model")],
             hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
-    def fingerprint_inputs(cls, model: str, unconditional_model: str, **_: object) -> tuple:
+    def fingerprint_inputs(cls, model: str, unconditional_model: str, single_model: bool = False, **_: object) -> tuple:
         entries = _transformers()
-        return catalog.fingerprint(catalog.resolve_pair(catalog.pick(entries, model, "Model"), unconditional_model,
-                                                        entries))  # fmt: skip
+        pick = catalog.pick(entries, model, "Model")
+        pair = catalog.resolve_pair(pick, catalog.NONE if single_model else unconditional_model, entries)
+        return catalog.fingerprint(pair) + (("single model",) if single_model else ())
 
     @classmethod
     def execute(
@@ -138,10 +147,11 @@ class IG4_ModelLoader(io.ComfyNode):
         weight_format: str,
         compute_dtype: str = "auto",
         block_streaming: str = "auto",
+        single_model: bool = False,
     ) -> io.NodeOutput:
         entries = _transformers()
         cond_path, uncond_path = catalog.resolve_pair(
-            catalog.pick(entries, model, "Model"), unconditional_model, entries
+            catalog.pick(entries, model, "Model"), catalog.NONE if single_model else unconditional_model, entries
         )
         dtype, device = _dtype(compute_dtype, "diffusion")
         fp8 = weight_format == FP8_MATMUL
@@ -157,15 +167,19 @@ class IG4_ModelLoader(io.ComfyNode):
                     f"{uncond_path.name} ({_size(uncond.config)}) does not match {cond_path.name} "
                     f"({_size(cond.config)}): pick the unconditional transformer of the same model."
                 )
-        lines = [f"cond: {_label(cond_path)}", f"uncond: {_label(uncond_path) if uncond_path else 'none'}"]
+        uncond_label = "the conditional weights (single model)" if single_model else "none"
+        lines = [f"cond: {_label(cond_path)}", f"uncond: {_label(uncond_path) if uncond_path else uncond_label}"]
         lines.append(f"compute: {str(dtype).removeprefix('torch.')}" + (", fp8 matmul" if fp8 else ""))
+        cond_patcher = comfy.wrap_model(cond, "diffusion")
+        uncond_patcher = comfy.wrap_model(uncond, "diffusion") if uncond is not None else None
         value = Ideogram4Model(
-            cond=comfy.wrap_model(cond, "diffusion"),
-            uncond=comfy.wrap_model(uncond, "diffusion") if uncond is not None else None,
+            cond=cond_patcher,
+            uncond=cond_patcher.clone() if single_model else uncond_patcher,
             config=cond.config,
             description=" · ".join(lines),
             dtype=dtype,
             stream=True if block_streaming == "always" else None,
+            single_model=single_model,
         )
         return io.NodeOutput(value, ui={"text": ["\n".join(lines)]})
 

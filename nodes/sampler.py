@@ -160,8 +160,8 @@ class IG4_Sampler(io.ComfyNode):
         began = perf_counter()
         with comfy.models_on_device(patchers, memory, stream=model.stream) as device:
             report = comfy.step_reporter(node_id, steps_run, grid, device)
-            uncond = patchers[1].model if len(patchers) > 1 else None
-            tokens = sample(patchers[0].model, uncond, text, noise, grid, size, settings, report, start)
+            cond, uncond = model.branch_modules(needs_uncond)
+            tokens = sample(cond, uncond, text, noise, grid, size, settings, report, start)
         samples = tokens_to_comfy(tokens.to(patchers[0].offload_device), grid)
         status = describe_run(preset["preset"], settings, size, len(text), seed, perf_counter() - began, steps_run)
         comfy.send_status(node_id, status)

@@ -86,7 +86,7 @@ def test_schemas(pack):
     ]  # fmt: skip
     assert inputs["seed"].control_after_generate is True and inputs["latent"].optional
     options = {o.key: [i.id for i in o.inputs] for o in inputs["preset"].options}
-    assert next(iter(options)) == "Default (20 steps)" and len(options) == 6
+    assert next(iter(options)) == "Default (20 steps)" and len(options) == 8
     assert options["Custom"] == ["steps", "guidance", "polish_steps", "polish_guidance", "mu", "std"]
     assert [o.kind for o in sampler.outputs] == ["LATENT"]
     for node, node_id, kinds in (

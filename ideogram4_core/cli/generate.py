@@ -15,6 +15,7 @@ from ..devices import resolve_device, resolve_dtype
 from ..errors import Ideogram4Error
 from ..pipeline import GenerationResult, Ideogram4Pipeline, ModelPaths
 from ..sampling.schedule import DEFAULT_PRESET, PRESETS, SamplingSettings, preset
+from ..weights.lora import LoraChoice, parse_lora_argument
 
 _EXPLICIT = ("steps", "guidance", "polish_steps", "polish_guidance", "mu", "std")
 
@@ -37,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     caption.add_argument("--caption", help="caption text (ideally the JSON caption)")
     caption.add_argument("--caption-file", type=Path, help="file holding the caption")
     add_render_options(generate)
+    add_lora_options(generate)
     generate.set_defaults(run=_run_generate)
     return generate
 
@@ -61,6 +63,31 @@ def add_render_options(
     parser.add_argument("--save-latent", type=Path, help="also save the VAE-space latent as safetensors")
 
 
+def add_lora_options(parser: argparse.ArgumentParser) -> None:
+    loras = parser.add_argument_group("LoRAs (FILE or FILE:STRENGTH, repeatable; strength 1 by default)")
+    loras.add_argument(
+        "--lora", action="append", default=[], metavar="FILE[:STRENGTH]", help="LoRA for the conditional branch"
+    )
+    loras.add_argument(
+        "--unconditional-lora",
+        action="append",
+        default=[],
+        metavar="FILE[:STRENGTH]",
+        help="LoRA for the unconditional branch",
+    )
+    loras.add_argument("--unconditional-from-conditional", action="store_true",
+                       help="single-model mode: the unconditional branch runs on the conditional weights plus the "
+                       "unconditional LoRAs (the unconditional transformer is not read)")  # fmt: skip
+
+
+def lora_choice(args: argparse.Namespace) -> LoraChoice:
+    return LoraChoice(
+        tuple(parse_lora_argument(a) for a in args.lora),
+        tuple(parse_lora_argument(a) for a in args.unconditional_lora),
+        args.unconditional_from_conditional,
+    )
+
+
 def settings_from_args(args: argparse.Namespace) -> SamplingSettings:
     """A preset (default V4_DEFAULT_20) with any explicit values given on the command line laid over it."""
     base = preset(args.preset or DEFAULT_PRESET)
@@ -75,12 +102,13 @@ def _model_paths(args: argparse.Namespace) -> ModelPaths:
     if args.model is not None:
         if any(components):
             raise Ideogram4Error("Give either --model or the component paths, not both.")
-        return ModelPaths.from_folder(args.model)
+        return ModelPaths.from_folder(args.model, unconditional=not args.unconditional_from_conditional)
     required = {"--transformer": args.transformer, "--text-encoder": args.text_encoder, "--vae": args.vae}
     missing = [flag for flag, value in required.items() if value is None]
     if missing:
         raise Ideogram4Error(f"Missing {', '.join(missing)}: give --model DIR or every component path.")
-    return ModelPaths(args.transformer, args.unconditional_transformer, args.text_encoder, args.vae, args.tokenizer)
+    uncond = None if args.unconditional_from_conditional else args.unconditional_transformer
+    return ModelPaths(args.transformer, uncond, args.text_encoder, args.vae, args.tokenizer)
 
 
 def _read_caption(args: argparse.Namespace) -> str:
@@ -100,8 +128,11 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     settings = settings_from_args(args)
-    print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()} on {device} ({dtype})", file=sys.stderr)
-    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype)
+    loras = lora_choice(args) if hasattr(args, "lora") else LoraChoice()
+    extra = f", {loras.describe()}" if loras.describe() else ""
+    print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()}{extra} on {device} ({dtype})",
+          file=sys.stderr)  # fmt: skip
+    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras)
     started = time.perf_counter()
     result = pipeline.generate(
         caption,
@@ -133,7 +164,8 @@ def _write_outputs(
 ) -> None:
     info = PngImagePlugin.PngInfo()
     info.add_itxt("ideogram4_caption", caption)
-    info.add_text("ideogram4_settings", f"seed {args.seed}; {settings.describe()}")
+    loras = lora_choice(args).describe() if hasattr(args, "lora") else ""
+    info.add_text("ideogram4_settings", f"seed {args.seed}; {settings.describe()}" + (f"; {loras}" if loras else ""))
     for path, image in zip(output_paths(args.output, len(result.images)), result.images, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path, pnginfo=info)

@@ -80,6 +80,7 @@ class Identity:
             TEXT_ENCODER: "--text-encoder / IG4_TextEncoderLoader",
             VAE: "--vae / IG4_VAELoader",
             REPO: "--model / IG4_ModelLoader model",
+            rules.LORA: "--lora / IG4_LoraLoader",
         }.get(self.family)
 
 

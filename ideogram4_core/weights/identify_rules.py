@@ -15,6 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 from .safetensors_io import SafetensorsHeader, TensorInfo
 
 TRANSFORMER, TEXT_ENCODER, VAE, UNKNOWN = "ideogram4-transformer", "qwen3-vl-text-encoder", "flux2-vae", "unknown"
+LORA = "lora"
 
 FLOAT_DTYPES = {"F16": "fp16", "BF16": "bf16", "F32": "fp32", "F64": "fp64"}
 PLANNED_FORMATS = ("official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed", "comfy-int8")
@@ -67,7 +68,7 @@ def classify(keys: Keys) -> tuple[str, str] | None:
 def _lora(keys: Keys) -> tuple[str, str] | None:
     pairs = sum(1 for name in keys.tensors if _LORA.search(name))
     if pairs:
-        return "lora", f"a LoRA ({pairs} adapter tensors), not a full model; LoRAs are not supported yet"
+        return LORA, f"a LoRA ({pairs} adapter tensors), not a full model"
     return None
 
 
