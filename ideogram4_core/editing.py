@@ -57,8 +57,9 @@ class Edit:
 
 
 def nearest_valid_size(width: int, height: int) -> tuple[int, int]:
-    """The nearest (width, height) whose sides are positive multiples of 16."""
-    return tuple(max(PIXELS_PER_TOKEN, round(v / PIXELS_PER_TOKEN) * PIXELS_PER_TOKEN) for v in (width, height))
+    """The nearest (width, height) whose sides are positive multiples of 16 (halves round up)."""
+    step = PIXELS_PER_TOKEN
+    return tuple(max(step, (v + step // 2) // step * step) for v in (width, height))
 
 
 def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
