@@ -15,12 +15,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .errors import CaptionError, ModelFileError
+from .editing import Edit, encode_image
+from .errors import CaptionError, Ideogram4Error, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
 from .models.text_encoder import TextEncoder, load_tokenizer
 from .models.vae import load_vae
 from .sampling.latents import token_grid, tokens_to_vae
-from .sampling.sampler import StepCallback, initial_noise, sample
+from .sampling.sampler import StartLatent, StepCallback, initial_noise, sample
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size
 from .weights.identify import expect
@@ -103,8 +104,12 @@ class Ideogram4Pipeline:
         settings: SamplingSettings,
         batch_size: int = 1,
         callback: StepCallback | None = None,
+        edit: Edit | None = None,
     ) -> GenerationResult:
-        """Render `batch_size` images per caption; image order is caption-major like the reference."""
+        """Render `batch_size` images per caption; image order is caption-major like the reference.
+
+        With `edit`, sampling starts from its picture (img2img, or inpainting with its mask) at its size.
+        """
         captions = [captions] if isinstance(captions, str) else list(captions)
         if not captions or any(not c.strip() for c in captions):
             raise CaptionError("The caption is empty. Write a caption (ideally the JSON caption format).")
@@ -112,18 +117,24 @@ class Ideogram4Pipeline:
             raise CaptionError(f"Batch size must be at least 1 (got {batch_size}).")
         config = read_transformer_config(self.paths.transformer)
         check_size(width, height, full_size=config.is_full_size)
+        if edit is not None and edit.size != (width, height):
+            raise Ideogram4Error(f"The picture to edit is {edit.size[0]}×{edit.size[1]}, not {width}×{height}.")
         needs_uncond = self._check_unconditional(settings)
         self._check_token_counts(captions)
         stacks = self.loras.stacks()  # every LoRA is read and checked before any model weights
         for use in (*stacks[0], *stacks[1]):
             use.lora.check_fits(config)
 
+        start = None if edit is None else edit.start(self._encode_image(edit.image))
         features = self._encode(captions)
         per_image = [f for f in features for _ in range(batch_size)]
         grid = token_grid(width, height)
-        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, stacks, callback)
+        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, stacks, callback, start)
         latent = tokens_to_vae(tokens, grid)
-        return GenerationResult(self._decode(latent), latent, tokens)
+        images = self._decode(latent)
+        if edit is not None:
+            images = edit.finish(images)
+        return GenerationResult([unit_to_pil(image) for image in images], latent, tokens)
 
     def _check_unconditional(self, settings: SamplingSettings) -> bool:
         """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
@@ -163,6 +174,7 @@ class Ideogram4Pipeline:
         needs_uncond: bool,
         stacks: tuple[LoraStack, LoraStack],
         callback: StepCallback | None,
+        start: StartLatent | None = None,
     ) -> torch.Tensor:
         base = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
         uncond_base = None
@@ -174,24 +186,30 @@ class Ideogram4Pipeline:
         uncond = None if uncond_base is None else with_loras(uncond_base, stacks[1])
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
-            return sample(cond, uncond, text, noise, grid, size, settings, callback).cpu()
+            return sample(cond, uncond, text, noise, grid, size, settings, callback, start).cpu()
         finally:
             del base, uncond_base, cond, uncond
             _release(self.device)
 
-    def _decode(self, latent: torch.Tensor) -> list[Image.Image]:
+    def _encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """(1, H, W, 3) picture in [0, 1] → normalised latent tokens (1, N, 128) on the CPU."""
         vae = load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
         try:
-            with torch.inference_mode():
-                return [to_pil(vae.decode(z.unsqueeze(0))[0]) for z in latent]
+            return encode_image(vae, image).cpu()
         finally:
             del vae
             _release(self.device)
 
-
-def to_pil(image: torch.Tensor) -> Image.Image:
-    """(3, H, W) VAE output in [-1, 1] → 8-bit RGB, rounded like the reference's post-processing."""
-    return unit_to_pil(decoded_to_unit(image).permute(1, 2, 0))
+    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """VAE latents → (B, H, W, 3) float32 images in [0, 1] on the CPU."""
+        vae = load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+        try:
+            with torch.inference_mode():
+                images = [decoded_to_unit(vae.decode(z.unsqueeze(0))).permute(0, 2, 3, 1).cpu() for z in latent]
+            return torch.cat(images)
+        finally:
+            del vae
+            _release(self.device)
 
 
 def _release(device: torch.device) -> None:

@@ -12,10 +12,12 @@ from PIL import PngImagePlugin
 from safetensors.torch import save_file
 
 from ..devices import resolve_device, resolve_dtype
+from ..editing import Edit
 from ..errors import Ideogram4Error
 from ..pipeline import GenerationResult, Ideogram4Pipeline, ModelPaths
 from ..sampling.schedule import DEFAULT_PRESET, PRESETS, SamplingSettings, preset
 from ..weights.lora import LoraChoice, parse_lora_argument
+from .editing import add_edit_options, edit_from_args
 
 _EXPLICIT = ("steps", "guidance", "polish_steps", "polish_guidance", "mu", "std")
 
@@ -37,17 +39,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     caption = generate.add_mutually_exclusive_group(required=True)
     caption.add_argument("--caption", help="caption text (ideally the JSON caption)")
     caption.add_argument("--caption-file", type=Path, help="file holding the caption")
-    add_render_options(generate)
+    add_render_options(generate, size_required=False)
     add_lora_options(generate)
+    add_edit_options(generate)
     generate.set_defaults(run=_run_generate)
     return generate
 
 
 def add_render_options(
-    parser: argparse.ArgumentParser, width: int | None = None, height: int | None = None, default_preset: str = ""
+    parser: argparse.ArgumentParser,
+    width: int | None = None,
+    height: int | None = None,
+    default_preset: str = "",
+    size_required: bool = True,
 ) -> None:
-    parser.add_argument("--width", type=int, required=width is None, default=width)
-    parser.add_argument("--height", type=int, required=height is None, default=height)
+    """`size_required` False: --width/--height may be left out (the caller then checks or derives them)."""
+    parser.add_argument("--width", type=int, required=size_required and width is None, default=width)
+    parser.add_argument("--height", type=int, required=size_required and height is None, default=height)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--preset", choices=sorted(PRESETS), type=str.upper, default=default_preset or None)
     parser.add_argument("--steps", type=int)
@@ -121,10 +129,11 @@ def _read_caption(args: argparse.Namespace) -> str:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    return render(args, _model_paths(args), _read_caption(args))
+    paths, caption = _model_paths(args), _read_caption(args)
+    return render(args, paths, caption, edit_from_args(args, caption))
 
 
-def render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
+def render(args: argparse.Namespace, paths: ModelPaths, caption: str, edit: Edit | None = None) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     settings = settings_from_args(args)
@@ -142,6 +151,7 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
         settings=settings,
         batch_size=args.batch_size,
         callback=_print_progress,
+        edit=edit,
     )
     _write_outputs(args, result, caption, settings)
     print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)

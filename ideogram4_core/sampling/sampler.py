@@ -11,6 +11,7 @@ from ..errors import Ideogram4Error
 from ..models.transformer import Ideogram4Transformer
 from . import schedule
 from .latents import TOKEN_CHANNELS
+from .masks import TokenMask
 from .schedule import SamplingSettings
 
 # step (0-based), total steps, current latent tokens, predicted clean tokens → True to stop the run.
@@ -23,16 +24,24 @@ class SamplingStopped(Exception):
 
 @dataclass(frozen=True)
 class StartLatent:
-    """Image-to-image start: clean tokens (1 or B, N, 128) and the noise level to start from (0 < denoise ≤ 1)."""
+    """Image-to-image start: clean tokens (1 or B, N, 128) and the noise level to start from (0 < denoise ≤ 1).
+
+    With a `mask`, only masked tokens are repainted; the others follow the input (see `masks.TokenMask`).
+    """
 
     tokens: torch.Tensor
     denoise: float
+    mask: TokenMask | None = None
+
+
+def check_denoise(denoise: float) -> None:
+    if not 0.0 < denoise <= 1.0:
+        raise Ideogram4Error(f"denoise must be in (0, 1] (got {denoise:g}); 1 repaints fully, 0.3 changes little.")
 
 
 def start_step(sig: torch.Tensor, denoise: float) -> int:
     """The first step whose σ is at most `denoise`; at least one step always runs."""
-    if not 0.0 < denoise <= 1.0:
-        raise Ideogram4Error(f"denoise must be in (0, 1] (got {denoise:g}).")
+    check_denoise(denoise)
     below = (sig[:-1] <= denoise).nonzero()
     return int(below[0]) if len(below) else len(sig) - 2
 
@@ -74,7 +83,7 @@ def sample(
 
     `text` holds one (L, F) feature tensor per image; `size` is (width, height) in pixels. With `start`,
     sampling begins at step k = `start_step(σ, denoise)` from x = (1 − σ_k)·tokens + σ_k·noise, and the
-    callback counts the remaining steps only.
+    callback counts the remaining steps only; a start's mask is applied after every step.
     """
     device = next(cond.parameters()).device
     guidance = settings.guidance_schedule()
@@ -82,10 +91,13 @@ def sample(
         raise Ideogram4Error("Guidance other than 1 needs the unconditional transformer; load it or set guidance 1.")
     sig = schedule.sigmas(settings.steps, settings.mu, settings.std, *size).to(device)
     x = noise.to(device=device, dtype=torch.float32)
-    first = 0
+    first, keep = 0, None
     if start is not None:
         first = start_step(sig, start.denoise)
-        x = (1.0 - sig[first]) * start.tokens.to(device=device, dtype=torch.float32) + sig[first] * x
+        x0 = start.tokens.to(device=device, dtype=torch.float32)
+        if start.mask is not None:
+            keep = start.mask.keeper(x0, x, sig, first)
+        x = (1.0 - sig[first]) * x0 + sig[first] * x
     batch = x.shape[0]
     text_features, text_mask = pack_text([t.to(device) for t in text])
     rope_cond = cond.rotary(text_features.shape[1], grid, device)
@@ -104,6 +116,8 @@ def sample(
                 v = v_uncond if v is None else g * v + (1.0 - g) * v_uncond
             denoised = x + sig[i] * v
             x = x + (sig[i + 1] - sig[i]) * -v
+            if keep is not None:
+                x = keep(x, i + 1)
             step, total = i - first, len(guidance) - first
             if callback is not None and callback(step, total, x, denoised):
                 raise SamplingStopped(f"Stopped after step {step + 1} of {total}.")

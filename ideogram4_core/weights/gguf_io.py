@@ -19,7 +19,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-
 from gguf import GGUFReader, GGUFValueType
 
 from ..errors import ModelFileError
