@@ -88,19 +88,20 @@ def sample(
         x = (1.0 - sig[first]) * start.tokens.to(device=device, dtype=torch.float32) + sig[first] * x
     batch = x.shape[0]
     text_features, text_mask = pack_text([t.to(device) for t in text])
-    rope_cond = cond.rotary(text_features.shape[1], grid, device)
-    rope_uncond = uncond.rotary(0, grid, device) if uncond is not None else None
 
     with torch.inference_mode():
+        # Constant over the run: computed once here, so the loop below never waits on the host.
+        cond_inputs = cond.prepare(cond.rotary(text_features.shape[1], grid, device), text_features, text_mask)
+        uncond_inputs = uncond.prepare(uncond.rotary(0, grid, device)) if uncond is not None else None
         for i in range(first, len(guidance)):
             g = guidance[i]
             # The reference derives model time from scheduler timesteps (σ·1000); keep its rounding.
             t = (1.0 - (sig[i] * 1000.0) / 1000.0).expand(batch)
             v = None
             if g != 0.0:
-                v = cond(x, t, rope_cond, text_features, text_mask).float()
+                v = cond.run(x, t, cond_inputs).float()
             if g != 1.0:
-                v_uncond = uncond(x, t, rope_uncond).float()
+                v_uncond = uncond.run(x, t, uncond_inputs).float()
                 v = v_uncond if v is None else g * v + (1.0 - g) * v_uncond
             denoised = x + sig[i] * v
             x = x + (sig[i + 1] - sig[i]) * -v
