@@ -25,6 +25,7 @@ from pathlib import Path
 
 from ..ideogram4_core.errors import Ideogram4Error, ModelFileError
 from ..ideogram4_core.models.text_encoder import find_tokenizer_folder
+from ..ideogram4_core.models.tokenizer import bundled_tokenizer_dir
 from ..ideogram4_core.weights.identify import identify
 from ..ideogram4_core.weights.identify_rules import TEXT_ENCODER, TRANSFORMER, VAE
 
@@ -159,15 +160,16 @@ def _components(roots: list[Path], repo_roots: list[Path], family: str, sub: str
 
 
 def tokenizers(repo_roots: list[Path]) -> dict[str, Path]:
-    """Tokenizer combo entries besides "auto": the repos' tokenizer/ folders and ComfyUI's bundled one."""
+    """Tokenizer combo entries besides "auto": the repos' tokenizer/ folders, ComfyUI's copy and the bundled one."""
     out = {f"{name}tokenizer/": repo / "tokenizer" for name, repo in repo_folders(repo_roots).items()}
-    bundled = bundled_tokenizer()
-    if bundled is not None:
-        out["ComfyUI bundled Qwen tokenizer"] = bundled
+    comfy = comfy_tokenizer()
+    if comfy is not None:
+        out["ComfyUI bundled Qwen tokenizer"] = comfy
+    out["Qwen tokenizer bundled with this pack"] = bundled_tokenizer_dir()
     return {name: path for name, path in out.items() if path.is_dir()}
 
 
-def bundled_tokenizer() -> Path | None:
+def comfy_tokenizer() -> Path | None:
     """The Qwen tokenizer shipped inside ComfyUI (`comfy/text_encoders/qwen25_tokenizer`), when present."""
     spec = importlib.util.find_spec("comfy")
     for location in (spec.submodule_search_locations or []) if spec else []:
@@ -178,16 +180,10 @@ def bundled_tokenizer() -> Path | None:
 
 
 def resolve_tokenizer(choice: str, text_encoder: Path, choices: dict[str, Path]) -> Path:
-    """The tokenizer folder: "auto" = next to the text encoder, else ComfyUI's bundled one; or a listed entry."""
+    """The tokenizer folder: "auto" = next to the text encoder, else the bundled one; or a listed entry."""
     if choice != AUTO:
         return pick(choices, choice, "Tokenizer")
-    try:
-        return find_tokenizer_folder(text_encoder)
-    except ModelFileError:
-        bundled = bundled_tokenizer()
-        if bundled is None:
-            raise
-        return bundled
+    return find_tokenizer_folder(text_encoder)
 
 
 def pick(entries: dict[str, Path], name: str, what: str) -> Path:

@@ -27,7 +27,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     source.add_argument("--transformer", type=Path, help="conditional transformer folder or .safetensors")
     source.add_argument("--unconditional-transformer", type=Path, help="unconditional transformer")
     source.add_argument("--text-encoder", type=Path, help="Qwen3-VL text encoder folder or file")
-    source.add_argument("--tokenizer", type=Path, help="tokenizer folder (default: next to the text encoder)")
+    source.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="tokenizer folder (default: next to the text encoder, else the bundled Qwen tokenizer)",
+    )
     source.add_argument("--vae", type=Path, help="FLUX.2 VAE folder or .safetensors")
     caption = generate.add_mutually_exclusive_group(required=True)
     caption.add_argument("--caption", help="caption text (ideally the JSON caption)")

@@ -24,7 +24,7 @@ from ..weights.quant.comfy import metadata_markers
 from ..weights.quant.fp8 import use_fp8_matmul
 from ..weights.safetensors_io import read_header, weight_files
 from .modules import materialize, zero_embedding
-from .tokenizer import CaptionTokenizer
+from .tokenizer import CaptionTokenizer, bundled_tokenizer_dir
 
 TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)
 """Decoder layers (0-based) whose outputs are stacked into the text features."""
@@ -299,16 +299,14 @@ def _read_tensors(wanted: Mapping[str, Path], device: torch.device | str) -> dic
 
 
 def find_tokenizer_folder(text_encoder_path: str | Path) -> Path:
-    """The tokenizer next to a text encoder: `../tokenizer/` (official layout) or the same folder (HF original)."""
+    """The tokenizer next to a text encoder (`../tokenizer/` in the official layout, the same folder in the HF
+    original), else the bundled Qwen tokenizer (for single files such as ComfyUI's, which carry none)."""
     path = Path(text_encoder_path)
     folder = path if path.is_dir() else path.parent
     for candidate in (folder / "tokenizer", folder.parent / "tokenizer", folder):
         if (candidate / "tokenizer.json").is_file() or (candidate / "vocab.json").is_file():
             return candidate
-    raise ModelFileError(
-        f"No tokenizer found next to {path}. Pass the tokenizer/ folder of the Ideogram 4 repo (or ComfyUI's bundled "
-        "Qwen tokenizer folder)."
-    )
+    return bundled_tokenizer_dir()
 
 
 class TextEncoder:
