@@ -21,7 +21,8 @@ from .models.text_encoder import TextEncoder, find_tokenizer_folder
 from .models.tokenizer import CaptionTokenizer
 from .models.vae import load_vae
 from .sampling.latents import token_grid, tokens_to_vae
-from .sampling.sampler import StepCallback, initial_noise, sample
+from .sampling.fast_modes import EXACT, FastModes, sample_fast
+from .sampling.sampler import StepCallback, initial_noise
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size
 from .weights.identify import expect
@@ -81,10 +82,11 @@ class GenerationResult:
 
 
 class Ideogram4Pipeline:
-    def __init__(self, paths: ModelPaths, *, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, paths: ModelPaths, *, device: torch.device, dtype: torch.dtype, fast: FastModes = EXACT) -> None:
         self.paths = paths
         self.device = device
         self.dtype = dtype
+        self.fast = fast  # opt-in fast modes; the default samples exactly
 
     def generate(
         self,
@@ -161,7 +163,7 @@ class Ideogram4Pipeline:
             )
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
-            return sample(cond, uncond, text, noise, grid, size, settings, callback).cpu()
+            return sample_fast(cond, uncond, text, noise, grid, size, settings, callback, fast=self.fast).cpu()
         finally:
             del cond, uncond
             _release(self.device)
