@@ -20,8 +20,8 @@ from .images import decoded_to_unit, unit_to_pil
 from .models.text_encoder import TextEncoder, find_tokenizer_folder
 from .models.tokenizer import CaptionTokenizer
 from .models.vae import load_vae
-from .sampling.latents import token_grid, tokens_to_vae
 from .sampling.fast_modes import EXACT, FastModes, sample_fast
+from .sampling.latents import token_grid, tokens_to_vae
 from .sampling.sampler import StepCallback, initial_noise
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size

@@ -17,8 +17,8 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.errors import Ideogram4Error
 from ..ideogram4_core.sampling import schedule
-from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
 from ..ideogram4_core.sampling.fast_modes import FastModes, sample_fast
+from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
 from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, start_step
 from ..ideogram4_core.sampling.schedule import SamplingSettings
 from ..ideogram4_core.sampling.sizes import PIXELS_PER_TOKEN, check_size
