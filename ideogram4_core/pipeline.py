@@ -20,8 +20,9 @@ from .errors import CaptionError, Ideogram4Error, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
 from .models.text_encoder import TextEncoder, load_tokenizer
 from .models.vae import load_vae
+from .sampling.fast_modes import EXACT, FastModes, sample_fast
 from .sampling.latents import token_grid, tokens_to_vae
-from .sampling.sampler import StartLatent, StepCallback, initial_noise, sample
+from .sampling.sampler import StartLatent, StepCallback, initial_noise
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size
 from .weights.identify import expect
@@ -87,12 +88,19 @@ class GenerationResult:
 
 class Ideogram4Pipeline:
     def __init__(
-        self, paths: ModelPaths, *, device: torch.device, dtype: torch.dtype, loras: LoraChoice | None = None
+        self,
+        paths: ModelPaths,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        loras: LoraChoice | None = None,
+        fast: FastModes = EXACT,
     ) -> None:
         self.paths = paths
         self.device = device
         self.dtype = dtype
         self.loras = loras or LoraChoice()
+        self.fast = fast  # opt-in fast modes; the default samples exactly
 
     def generate(
         self,
@@ -186,7 +194,7 @@ class Ideogram4Pipeline:
         uncond = None if uncond_base is None else with_loras(uncond_base, stacks[1])
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
-            return sample(cond, uncond, text, noise, grid, size, settings, callback, start).cpu()
+            return sample_fast(cond, uncond, text, noise, grid, size, settings, callback, start, self.fast).cpu()
         finally:
             del base, uncond_base, cond, uncond
             _release(self.device)

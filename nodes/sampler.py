@@ -17,8 +17,9 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.errors import Ideogram4Error
 from ..ideogram4_core.sampling import schedule
+from ..ideogram4_core.sampling.fast_modes import FastModes, sample_fast
 from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
-from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, sample, start_step
+from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, start_step
 from ..ideogram4_core.sampling.schedule import SamplingSettings
 from ..ideogram4_core.sampling.sizes import PIXELS_PER_TOKEN, check_size
 from . import comfy_adapter as comfy
@@ -28,6 +29,16 @@ from .sockets import Ideogram4ConditioningSocket, Ideogram4ModelSocket
 from .types import Ideogram4Model
 
 _DEFAULTS = schedule.PRESETS[schedule.DEFAULT_PRESET]
+STEP_CACHE_TOOLTIP = (
+    "Fast mode, off at 0 (exact). Skips a step's later transformer blocks when the first block changed less than "
+    "this since the last full step: 0.05–0.15 saves roughly a third of the steps at some loss of detail (speed "
+    "and fidelity measured in the README, 'Speed')."
+)
+PROGRESSIVE_TOOLTIP = (
+    "Fast mode, off at 0 (exact). Runs this fraction of the steps at half resolution, then finishes at full size: "
+    "0.3 saves about a fifth of the time at some loss of fine detail and exact layout (README, 'Speed'). "
+    "Text-to-image only."
+)
 
 
 def _custom_inputs() -> list[io.Input]:
@@ -108,6 +119,10 @@ class IG4_Sampler(io.ComfyNode):
                                 tooltip="Start from this latent (image-to-image); its size sets the image size."),
                 io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01,
                                tooltip="With a LATENT: the noise level to start from (1: start from noise)."),
+                io.Float.Input("step_cache", default=0.0, min=0.0, max=1.0, step=0.01, advanced=True,
+                               tooltip=STEP_CACHE_TOOLTIP),
+                io.Float.Input("progressive", default=0.0, min=0.0, max=0.9, step=0.05, advanced=True,
+                               tooltip=PROGRESSIVE_TOOLTIP),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
             hidden=[io.Hidden.unique_id],
@@ -134,6 +149,8 @@ class IG4_Sampler(io.ComfyNode):
         preset: dict[str, Any] | None = None,
         denoise: float = 1.0,
         latent: dict[str, Any] | None = None,
+        step_cache: float = 0.0,
+        progressive: float = 0.0,
     ) -> io.NodeOutput:
         node_id = cls.hidden.unique_id
         preset = preset or {}  # ComfyUI drops a label that is not an option
@@ -148,6 +165,7 @@ class IG4_Sampler(io.ComfyNode):
                 f"The conditioning has {conditioning.feature_dim} features per token but the model expects "
                 f"{model.config.llm_features_dim}; the text encoder and the model do not belong together."
             )
+        fast = FastModes(step_cache=step_cache, progressive=progressive)
         needs_uncond = any(g != 1.0 for g in settings.guidance_schedule())
         if needs_uncond and model.uncond is None:
             raise Ideogram4Error("Guidance other than 1 needs the unconditional model; load it or use guidance 1.")
@@ -161,7 +179,7 @@ class IG4_Sampler(io.ComfyNode):
         with comfy.models_on_device(patchers, memory, stream=model.stream) as device:
             report = comfy.step_reporter(node_id, steps_run, grid, device)
             cond, uncond = model.branch_modules(needs_uncond)
-            tokens = sample(cond, uncond, text, noise, grid, size, settings, report, start)
+            tokens = sample_fast(cond, uncond, text, noise, grid, size, settings, report, start, fast)
         samples = tokens_to_comfy(tokens.to(patchers[0].offload_device), grid)
         status = describe_run(preset["preset"], settings, size, len(text), seed, perf_counter() - began, steps_run)
         comfy.send_status(node_id, status)

@@ -15,6 +15,7 @@ from ..devices import resolve_device, resolve_dtype
 from ..editing import Edit
 from ..errors import Ideogram4Error
 from ..pipeline import GenerationResult, Ideogram4Pipeline, ModelPaths
+from ..sampling.fast_modes import FastModes
 from ..sampling.schedule import DEFAULT_PRESET, PRESETS, SamplingSettings, preset
 from ..weights.lora import LoraChoice, parse_lora_argument
 from .editing import add_edit_options, edit_from_args
@@ -69,6 +70,21 @@ def add_render_options(
     parser.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
     parser.add_argument("--output", type=Path, required=True, help="PNG path (batches add _1, _2, …)")
     parser.add_argument("--save-latent", type=Path, help="also save the VAE-space latent as safetensors")
+    fast = parser.add_argument_group("fast modes (off by default; faster, not exact, see README 'Speed')")
+    fast.add_argument(
+        "--step-cache",
+        type=float,
+        default=0.0,
+        metavar="THRESHOLD",
+        help="skip a step's later blocks when the first block changed less than this (e.g. 0.1)",
+    )
+    fast.add_argument(
+        "--progressive",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="run this fraction of the steps at half resolution (e.g. 0.3)",
+    )
 
 
 def add_lora_options(parser: argparse.ArgumentParser) -> None:
@@ -141,7 +157,8 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str, edit: Edit
     extra = f", {loras.describe()}" if loras.describe() else ""
     print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()}{extra} on {device} ({dtype})",
           file=sys.stderr)  # fmt: skip
-    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras)
+    fast = FastModes(step_cache=args.step_cache, progressive=args.progressive)
+    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast)
     started = time.perf_counter()
     result = pipeline.generate(
         caption,
