@@ -24,7 +24,7 @@ from ..ideogram4_core.sampling.schedule import SamplingSettings
 from ..ideogram4_core.sampling.sizes import PIXELS_PER_TOKEN, check_size
 from . import comfy_adapter as comfy
 from .conditioning import Ideogram4Conditioning
-from .sampler_settings import CUSTOM, PRESET_LABELS, describe_run, resolve_settings, size_error
+from .sampler_settings import CUSTOM, PRESET_LABELS, describe_run, preset_error, resolve_settings, size_error
 from .sockets import Ideogram4ConditioningSocket, Ideogram4ModelSocket
 from .types import Ideogram4Model
 
@@ -126,16 +126,14 @@ class IG4_Sampler(io.ComfyNode):
             ],
             outputs=[io.Latent.Output(display_name="latent")],
             hidden=[io.Hidden.unique_id],
+            accept_all_inputs=True,  # an unknown preset label reaches validate_inputs instead of vanishing
         )  # fmt: skip
 
     @classmethod
-    def validate_inputs(cls, width: int, height: int, preset: dict[str, Any] | None = None) -> bool | str:
-        """Sizes: multiples of 16 here; the model's size range when it runs (links are unknown here).
-
-        ComfyUI hands the DynamicCombo `preset` to every validator, so it must be accepted; it is checked when
-        the node runs (an unknown label never reaches validation).
-        """
-        return size_error(width, height) or True
+    def validate_inputs(cls, width: int, height: int, preset: dict[str, Any] | str | None = None) -> bool | str:
+        """At queue time: sizes are multiples of 16 (the model's size range is checked when it runs, as links
+        are unknown here); the preset label is one of the options."""
+        return size_error(width, height) or preset_error(preset) or True
 
     @classmethod
     def execute(
@@ -146,14 +144,14 @@ class IG4_Sampler(io.ComfyNode):
         height: int,
         seed: int,
         batch_size: int,
-        preset: dict[str, Any] | None = None,
+        preset: dict[str, Any],
         denoise: float = 1.0,
         latent: dict[str, Any] | None = None,
         step_cache: float = 0.0,
         progressive: float = 0.0,
+        **_not_inputs: Any,  # accept_all_inputs: keys of the prompt that are no input (e.g. a stale "preset.steps")
     ) -> io.NodeOutput:
         node_id = cls.hidden.unique_id
-        preset = preset or {}  # ComfyUI drops a label that is not an option
         settings = resolve_settings(preset)
         text = [f for f in conditioning.features for _ in range(batch_size)]
         start, size = None, (width, height)
