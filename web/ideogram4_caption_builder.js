@@ -1,12 +1,12 @@
 // ComfyUI extension entry: puts the visual caption editor on IG4_CaptionBuilder nodes.
-// The document ({"caption": …, "editor": …}, see lib/document.js) lives in the node's STRING widget
+// The document ({"caption": …, "editor": …}, see lib/document.mjs) lives in the node's STRING widget
 // (DOCUMENT_WIDGET, hidden); the editor widget itself is not serialised, so workflows, copy/paste and
 // reloads all go through that one string.
 
 import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
-import { CHECK_ROUTE, DOCUMENT_WIDGET, NODE_TYPE, REFERENCE_INPUT } from "./lib/constants.js";
-import { mountEditor } from "./lib/editor.js";
+import { CHECK_ROUTE, DOCUMENT_WIDGET, NODE_TYPE, REFERENCE_INPUT } from "./lib/constants.mjs";
+import { mountEditor } from "./lib/editor.mjs";
 
 const EDITOR_MIN_HEIGHT = 460;
 const NEW_NODE_SIZE = [980, 760];

@@ -1,8 +1,8 @@
 // The interactive canvas: draw, select (shift = multi), move, resize by 8 handles, snap, keyboard.
 
-import * as cmd from "./commands.js";
-import { COORD_MAX } from "./constants.js";
-import { h } from "./dom.js";
+import * as cmd from "./commands.mjs";
+import { COORD_MAX } from "./constants.mjs";
+import { h } from "./dom.mjs";
 import {
   bounds,
   clampCoord,
@@ -14,9 +14,9 @@ import {
   toBbox,
   toRect,
   translate,
-} from "./geometry.js";
-import { drawScene } from "./renderer.js";
-import { snapEdges, snapMove, snapTargets } from "./snapping.js";
+} from "./geometry.mjs";
+import { drawScene } from "./renderer.mjs";
+import { snapEdges, snapMove, snapTargets } from "./snapping.mjs";
 
 const HANDLE_PX = 7;
 const SNAP_PX = 6;

@@ -1,7 +1,7 @@
 // State container with undo/redo. Every change is a new state object; history keeps snapshots.
 // Transient changes (a drag in progress) are shown but not recorded until commit().
 
-import { cloneState } from "./model.js";
+import { cloneState } from "./model.mjs";
 
 const HISTORY_LIMIT = 200;
 const COALESCE_MS = 800;

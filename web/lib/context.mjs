@@ -1,6 +1,6 @@
 // Shared editor context: the store, the selection, view preferences and a small event hub.
 
-import { Store } from "./store.js";
+import { Store } from "./store.mjs";
 
 export const DEFAULT_PREFS = { snapObjects: true, grid: 0, opacity: 0.5, newType: "obj", showLabels: true };
 

@@ -1,7 +1,7 @@
 // Draws the canvas: underlay, grid, boxes with labels, selection handles, snap guides, draft box.
 
-import { COORD_MAX } from "./constants.js";
-import { HANDLES, handlePoint, toRect } from "./geometry.js";
+import { COORD_MAX } from "./constants.mjs";
+import { HANDLES, handlePoint, toRect } from "./geometry.mjs";
 
 const HUES = [205, 28, 140, 280, 350, 48, 175, 320, 95, 250];
 const ACCENT = "#4ea1ff";

@@ -1,9 +1,9 @@
 // Layers list: front-most element on top; click to select (shift = add), drag to change z-order.
 
-import * as cmd from "./commands.js";
-import { h } from "./dom.js";
-import { icon } from "./icons.js";
-import { hueOf } from "./renderer.js";
+import * as cmd from "./commands.mjs";
+import { h } from "./dom.mjs";
+import { icon } from "./icons.mjs";
+import { hueOf } from "./renderer.mjs";
 
 export function layersPanel(ctx) {
   const list = h("div.ig4-layers", { role: "listbox" });

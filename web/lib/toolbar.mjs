@@ -1,7 +1,7 @@
 // Toolbar: undo/redo, draw type, snapping, grid, labels, reference opacity.
 
-import { h, segmented } from "./dom.js";
-import { icon } from "./icons.js";
+import { h, segmented } from "./dom.mjs";
+import { icon } from "./icons.mjs";
 
 const GRIDS = [0, 25, 50, 100];
 

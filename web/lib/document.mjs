@@ -1,8 +1,8 @@
 // The node's stored document: JSON text {"caption": <caption object>, "editor": <view preferences>}.
 // The engine reads only "caption" (a bare caption is accepted too); "editor" is this widget's own state.
 
-import { emptyState, fromCaption, toCaption } from "./model.js";
-import { fixedProblems } from "./repair.js";
+import { emptyState, fromCaption, toCaption } from "./model.mjs";
+import { fixedProblems } from "./repair.mjs";
 
 /** Canonical caption text: keys in trained order, minified, literal non-ASCII (as the engine writes it). */
 export const captionText = (state) => JSON.stringify(toCaption(state));

@@ -3,7 +3,7 @@
 //   background, elements: [{id, type, bbox|null, text, desc, palette}] }
 // Element order is the z-order: later elements are drawn in front.
 
-import { COORD_MAX } from "./constants.js";
+import { COORD_MAX } from "./constants.mjs";
 
 let idCounter = 0;
 export const newId = () => `e${Date.now().toString(36)}${(idCounter++).toString(36)}`;

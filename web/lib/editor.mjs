@@ -1,19 +1,19 @@
 // Mounts the caption editor into a container. Independent of ComfyUI: the host passes the stored
 // document and gets the new one back through onDocument.
 
-import { CanvasView } from "./canvas_view.js";
-import { captionPanel } from "./caption_panel.js";
-import { startChecker } from "./checker.js";
-import { createContext } from "./context.js";
-import { captionText, readDocument, writeDocument } from "./document.js";
-import { h } from "./dom.js";
-import { elementPanel } from "./element_panel.js";
-import { importCaption } from "./importer.js";
-import { layersPanel } from "./layers_panel.js";
-import { scenePanel } from "./scene_panel.js";
-import { statusBar } from "./status_bar.js";
-import { injectStyles } from "./styles.js";
-import { toolbar } from "./toolbar.js";
+import { CanvasView } from "./canvas_view.mjs";
+import { captionPanel } from "./caption_panel.mjs";
+import { startChecker } from "./checker.mjs";
+import { createContext } from "./context.mjs";
+import { captionText, readDocument, writeDocument } from "./document.mjs";
+import { h } from "./dom.mjs";
+import { elementPanel } from "./element_panel.mjs";
+import { importCaption } from "./importer.mjs";
+import { layersPanel } from "./layers_panel.mjs";
+import { scenePanel } from "./scene_panel.mjs";
+import { statusBar } from "./status_bar.mjs";
+import { injectStyles } from "./styles.mjs";
+import { toolbar } from "./toolbar.mjs";
 
 const NARROW_PX = 620;
 const TEXT_INPUT = /^(INPUT|TEXTAREA|SELECT)$/;
