@@ -41,14 +41,14 @@ def test_schema(node: type) -> None:
     inputs = {i.id: i for i in schema.inputs}
     assert list(inputs) == ["width", "height", "document", "strict", "caption", "reference_image"]
     assert inputs["width"].step == 16 and inputs["caption"].optional and inputs["reference_image"].kind == "IMAGE"
-    assert [o.kind for o in schema.outputs] == ["STRING", "INT", "INT"]
+    assert [o.kind for o in schema.outputs] == ["STRING", "INT", "INT", "STRING"]
 
 
 def test_execute_document(node: type) -> None:
     document = json.dumps({"caption": PHOTO, "editor": {"hidden": []}})
     out = node.execute(width=1024, height=768, document=document, strict=True)
-    caption, width, height = out.values
-    assert json.loads(caption) == PHOTO and (width, height) == (1024, 768)
+    caption, width, height, edit = out.values
+    assert json.loads(caption) == PHOTO and (width, height) == (1024, 768) and edit == ""
     assert out.ui["caption"] == [caption] and re.search(r"tokens: \d+ of 2048", out.ui["text"][0])
 
 
@@ -57,6 +57,16 @@ def test_execute_import_repairs_and_reference_image(node: type) -> None:
     out = node.execute(width=1024, height=768, document="", strict=False, caption=llm, reference_image=object())
     assert out.values[0] == '{"compositional_deconstruction":{"background":"b","elements":[]}}'
     assert "repair: aspect_ratio" in out.ui["text"][0] and out.ui["images"] == ["preview.png"]
+
+
+def test_edit_elements_output(node: type) -> None:
+    """Ticked element numbers come out as "2,3": sorted, distinct, only elements that exist."""
+    n = len(PHOTO["compositional_deconstruction"]["elements"])
+    document = json.dumps({"caption": PHOTO, "edit_elements": [3, 2, 3, n + 1, 0, True, "1"]})
+    assert node.execute(width=1024, height=768, document=document, strict=True).values[3] == "2,3"
+    # An imported caption replaces the document's elements, so the document's ticks no longer apply.
+    out = node.execute(width=1024, height=768, document=document, strict=False, caption=json.dumps(PHOTO))
+    assert out.values[3] == ""
 
 
 def test_strict_raises_with_paths(node: type, pack: types.ModuleType) -> None:

@@ -1,10 +1,10 @@
 // Inspector for the selected element: type, literal text, description, box, palette, its problems.
 
-import * as cmd from "./commands.js";
-import { COORD_MAX, MAX_ELEMENT_COLORS } from "./constants.js";
-import { field, h, segmented, syncValue } from "./dom.js";
-import { clampCoord, normalise, toBbox, toRect } from "./geometry.js";
-import { paletteEditor } from "./palette_editor.js";
+import * as cmd from "./commands.mjs";
+import { COORD_MAX, MAX_ELEMENT_COLORS } from "./constants.mjs";
+import { field, h, segmented, syncValue } from "./dom.mjs";
+import { clampCoord, normalise, toBbox, toRect } from "./geometry.mjs";
+import { paletteEditor } from "./palette_editor.mjs";
 
 const BOX_FIELDS = ["y_min", "x_min", "y_max", "x_max"];
 

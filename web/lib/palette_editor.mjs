@@ -1,8 +1,8 @@
 // Colour chips: pick (native picker), paste hex, drag to reorder, remove; the cap is enforced here.
 
-import { inkOn, parseColorList } from "./colors.js";
-import { h } from "./dom.js";
-import { icon } from "./icons.js";
+import { inkOn, parseColorList } from "./colors.mjs";
+import { h } from "./dom.mjs";
+import { icon } from "./icons.mjs";
 
 /**
  * Palette editor. opts: {cap, onChange(palette, key)}. Returns {el, update(palette)}; `key` groups

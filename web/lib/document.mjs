@@ -1,13 +1,20 @@
-// The node's stored document: JSON text {"caption": <caption object>, "editor": <view preferences>}.
+// The node's stored document: JSON text {"caption": <caption object>, "editor": <view preferences>,
+// "edit_elements"?: [1-based numbers ticked for re-rendering]}.
 // The engine reads only "caption" (a bare caption is accepted too); "editor" is this widget's own state.
 
-import { emptyState, fromCaption, toCaption } from "./model.js";
-import { fixedProblems } from "./repair.js";
+import { emptyState, fromCaption, toCaption } from "./model.mjs";
+import { fixedProblems } from "./repair.mjs";
 
 /** Canonical caption text: keys in trained order, minified, literal non-ASCII (as the engine writes it). */
 export const captionText = (state) => JSON.stringify(toCaption(state));
 
-export const writeDocument = (state, prefs) => JSON.stringify({ caption: toCaption(state), editor: prefs });
+/** 1-based numbers of the elements ticked for re-rendering (the node's edit_elements output). */
+export const editNumbers = (state) => state.elements.flatMap((e, i) => (e.edit ? [i + 1] : []));
+
+export const writeDocument = (state, prefs) => {
+  const edit = editNumbers(state);
+  return JSON.stringify({ caption: toCaption(state), editor: prefs, ...(edit.length ? { edit_elements: edit } : {}) });
+};
 
 /**
  * Read a stored document. Returns {state, prefs, error, adjustments}: error is set (and state empty)
@@ -23,6 +30,8 @@ export function readDocument(text) {
     const raw = wrapped ? doc.caption : doc;
     const caption = typeof raw === "string" ? JSON.parse(raw) : raw;
     const state = fromCaption(caption);
+    const ticked = wrapped && Array.isArray(doc.edit_elements) ? doc.edit_elements : [];
+    state.elements.forEach((e, i) => (e.edit = ticked.includes(i + 1)));
     const prefs = wrapped && doc.editor && typeof doc.editor === "object" ? doc.editor : {};
     return { state, prefs, error: null, adjustments: fixedProblems(caption, toCaption(state)) };
   } catch (err) {

@@ -1,9 +1,9 @@
 // The caption tab: validation results, the JSON (read-only, copy, export) and import (paste/upload).
 
-import { download, h } from "./dom.js";
-import { importCaption } from "./importer.js";
-import { plural, tally } from "./checker.js";
-import { captionText, prettyCaption } from "./document.js";
+import { download, h } from "./dom.mjs";
+import { importCaption } from "./importer.mjs";
+import { plural, tally } from "./checker.mjs";
+import { captionText, prettyCaption } from "./document.mjs";
 
 const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;
 

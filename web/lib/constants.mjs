@@ -12,6 +12,9 @@ export const NODE_TYPE = "IG4_CaptionBuilder";
 /** Route that validates, repairs and canonicalises a caption on the server. */
 export const CHECK_ROUTE = "/ideogram4/caption/check";
 
+/** Route that writes a full caption from a one-line idea (Magic Prompt). */
+export const MAGIC_ROUTE = "/ideogram4/magic_prompt";
+
 /** Box coordinates are integers in [0, COORD_MAX], order [y_min, x_min, y_max, x_max]. */
 export const COORD_MAX = 1000;
 

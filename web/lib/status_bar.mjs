@@ -1,8 +1,8 @@
 // Bottom bar: verdict, token count (exact from the engine, "≈" estimate offline), selection box.
 
-import { MAX_TOKENS } from "./constants.js";
-import { plural, tally } from "./checker.js";
-import { h } from "./dom.js";
+import { MAX_TOKENS } from "./constants.mjs";
+import { plural, tally } from "./checker.mjs";
+import { h } from "./dom.mjs";
 
 export function statusBar(ctx, { onVerdictClick }) {
   const verdict = h("button.ig4-pill", { type: "button", title: "Show problems", on: { click: onVerdictClick } });

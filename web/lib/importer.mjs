@@ -1,8 +1,8 @@
 // Import of pasted/uploaded caption text through the forgiving import: the engine route when
 // available, otherwise the JS fallback. Returns {ok, repairs: [{path, message}], error}.
 
-import { fromCaption, toCaption } from "./model.js";
-import { fixedProblems, forgivingParse } from "./repair.js";
+import { fromCaption, toCaption } from "./model.mjs";
+import { fixedProblems, forgivingParse } from "./repair.mjs";
 
 async function parseWithEngine(backend, text) {
   const r = await backend.check(text);

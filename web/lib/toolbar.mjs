@@ -1,11 +1,11 @@
-// Toolbar: undo/redo, draw type, snapping, grid, labels, reference opacity.
+// Toolbar: undo/redo, draw type, snapping, grid, labels, wireframe/preview, reference opacity, Magic Prompt.
 
-import { h, segmented } from "./dom.js";
-import { icon } from "./icons.js";
+import { h, segmented } from "./dom.mjs";
+import { icon } from "./icons.mjs";
 
 const GRIDS = [0, 25, 50, 100];
 
-export function toolbar(ctx) {
+export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
   const { store } = ctx;
   const undo = h(
     "button.ig4-btn",
@@ -34,6 +34,23 @@ export function toolbar(ctx) {
     });
   const snap = toggle("Snap", "Snap to canvas centre/edges and other boxes (hold Alt to bypass)", "snapObjects");
   const labels = toggle("Labels", "Show labels on all boxes", "showLabels");
+  const wireframe = toggle("Wireframe", "Outlines only (off: preview colours and text as the poster)", "wireframe");
+  const magic = onMagic
+    ? h("button.ig4-btn.ig4-magic-btn", {
+        type: "button",
+        textContent: "✦ Magic Prompt",
+        title: "Write a full caption from a one-line idea",
+        "aria-label": "Magic Prompt",
+        on: { click: onMagic },
+      })
+    : null;
+  const focus = h("button.ig4-btn.ig4-focus-btn", {
+    type: "button",
+    textContent: "⛶ Focus",
+    title: "Full-window editor: wheel zooms, Space-drag pans, 0 fits, 1 = 100 % (Esc closes)",
+    "aria-label": "Focus mode",
+    on: { click: () => onFocus?.() },
+  });
   const grid = h(
     "select.ig4-select",
     { title: "Grid snapping", on: { change: (e) => ctx.setPrefs({ grid: Number(e.target.value) }) } },
@@ -59,11 +76,16 @@ export function toolbar(ctx) {
     draw.set(ctx.prefs.newType);
     snap.classList.toggle("on", ctx.prefs.snapObjects);
     labels.classList.toggle("on", ctx.prefs.showLabels);
+    wireframe.classList.toggle("on", ctx.prefs.wireframe);
     grid.value = String(ctx.prefs.grid);
     opacity.value = String(Math.round(ctx.prefs.opacity * 100));
     reference.classList.toggle("disabled", !ctx.underlay);
   }
   for (const event of ["state", "prefs", "underlay"]) ctx.hub.on(event, render);
+  ctx.hub.on("focus", (on) => {
+    focus.textContent = on ? "✕ Close focus" : "⛶ Focus";
+    focus.classList.toggle("on", on);
+  });
   render();
   return h(
     "div.ig4-toolbar",
@@ -76,7 +98,10 @@ export function toolbar(ctx) {
     snap,
     grid,
     labels,
+    wireframe,
     h("span.ig4-spacer"),
+    magic,
     reference,
+    focus,
   );
 }

@@ -1,9 +1,9 @@
 // Editor state <-> caption object. The editor state is a plain JSON-cloneable object:
 // { high, styleKind, style: {aesthetics, lighting, photo, art_style, medium, palette},
-//   background, elements: [{id, type, bbox|null, text, desc, palette}] }
+//   background, elements: [{id, type, bbox|null, text, desc, palette, edit (ticked for re-rendering)}] }
 // Element order is the z-order: later elements are drawn in front.
 
-import { COORD_MAX } from "./constants.js";
+import { COORD_MAX } from "./constants.mjs";
 
 let idCounter = 0;
 export const newId = () => `e${Date.now().toString(36)}${(idCounter++).toString(36)}`;
@@ -19,10 +19,9 @@ export function emptyState() {
 }
 
 export function newElement(type, bbox) {
-  return { id: newId(), type, bbox, text: "", desc: "", palette: [] };
+  return { id: newId(), type, bbox, text: "", desc: "", palette: [], edit: false };
 }
 
-export const cloneState = (state) => structuredClone(state);
 
 const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
 const palette = (v) => (Array.isArray(v) ? v.filter((c) => typeof c === "string") : []);
@@ -57,6 +56,7 @@ export function fromCaption(caption) {
         text: str(e.text),
         desc: str(e.desc),
         palette: palette(e.color_palette),
+        edit: false,
       }));
   }
   return state;

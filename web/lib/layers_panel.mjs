@@ -1,9 +1,12 @@
-// Layers list: front-most element on top; click to select (shift = add), drag to change z-order.
+// Layers list: front-most element on top; click to select (shift = add), drag to change z-order, tick
+// elements for re-rendering (the node's edit_elements output). Rows show the literal text of text elements.
+// Rows are rebuilt only for elements that changed (states share unchanged elements), so typing in one
+// element costs one row, and selection or verdict changes only toggle classes.
 
-import * as cmd from "./commands.js";
-import { h } from "./dom.js";
-import { icon } from "./icons.js";
-import { hueOf } from "./renderer.js";
+import * as cmd from "./commands.mjs";
+import { h } from "./dom.mjs";
+import { icon } from "./icons.mjs";
+import { hueOf } from "./renderer.mjs";
 
 export function layersPanel(ctx) {
   const list = h("div.ig4-layers", { role: "listbox" });
@@ -20,8 +23,18 @@ export function layersPanel(ctx) {
     button(icon("trash"), "Delete (Del)", () => cmd.deleteSelected(ctx)),
   );
 
+  const rows = new Map(); // id -> {el, index, item}
+
   function row(el, index) {
-    const label = el.desc.trim() || (el.type === "text" ? `“${el.text}”` : "") || "no description";
+    const label = (el.type === "text" && el.text.trim() ? `“${el.text}”` : el.desc.trim()) || "no description";
+    const tick = h("input.ig4-edit-tick", {
+      type: "checkbox",
+      checked: Boolean(el.edit),
+      title: "Re-render this element (edit_elements output)",
+      "aria-label": `Re-render element ${index + 1}`,
+      on: { change: (e) => cmd.patchElement(ctx, el.id, { edit: e.target.checked }) },
+    });
+    tick.addEventListener("pointerdown", (e) => e.stopPropagation());
     const dots = el.palette.map((c) => h("span.ig4-dot", { style: { background: c } }));
     const item = h(
       "div.ig4-layer",
@@ -35,9 +48,8 @@ export function layersPanel(ctx) {
       h("span.ig4-layer-label", { textContent: label }),
       el.bbox ? null : h("span.ig4-tag", { textContent: "no box" }),
       h("span.ig4-dots", {}, dots),
+      tick,
     );
-    item.classList.toggle("selected", ctx.selection.has(el.id));
-    item.classList.toggle("has-error", ctx.errorIds?.has(el.id) ?? false);
     item.addEventListener("pointerdown", (e) => startDrag(e, item, index));
     return item;
   }
@@ -59,10 +71,10 @@ export function layersPanel(ctx) {
     const up = (u) => {
       item.removeEventListener("pointermove", move);
       item.removeEventListener("pointerup", up);
+      for (const r of list.children) r.classList.remove("drop-here", "dragging");
       if (dragging) cmd.moveElement(ctx, from, to);
       else if (u.shiftKey) ctx.selection.toggle(item.dataset.id);
       else ctx.selection.set([item.dataset.id]);
-      render();
     };
     item.addEventListener("pointermove", move);
     item.addEventListener("pointerup", up);
@@ -77,15 +89,37 @@ export function layersPanel(ctx) {
 
   function render() {
     const els = ctx.store.state.elements;
-    const rows = els.map(row).reverse();
-    list.replaceChildren(
-      ...(rows.length ? rows : [h("div.ig4-empty", { textContent: "No elements yet — drag on the canvas." })]),
-    );
+    const live = new Set();
+    const items = els.map((el, index) => {
+      live.add(el.id);
+      let cached = rows.get(el.id);
+      if (!cached || cached.el !== el || cached.index !== index) {
+        cached = { el, index, item: row(el, index) };
+        rows.set(el.id, cached);
+      }
+      return cached.item;
+    });
+    for (const id of rows.keys()) if (!live.has(id)) rows.delete(id);
+    items.reverse();
+    const current = [...list.children];
+    if (!items.length) list.replaceChildren(h("div.ig4-empty", { textContent: "No elements yet — drag on the canvas." }));
+    else if (items.length !== current.length || items.some((item, i) => item !== current[i]))
+      list.replaceChildren(...items);
+    mark();
+  }
+
+  /** Selection and error classes only. */
+  function mark() {
+    for (const { el, item } of rows.values()) {
+      item.classList.toggle("selected", ctx.selection.has(el.id));
+      item.classList.toggle("has-error", ctx.errorIds?.has(el.id) ?? false);
+      item.setAttribute("aria-selected", String(ctx.selection.has(el.id)));
+    }
   }
 
   ctx.hub.on("state", (meta) => meta.transient || render());
-  ctx.hub.on("selection", render);
-  ctx.hub.on("report", render);
+  ctx.hub.on("selection", mark);
+  ctx.hub.on("report", mark);
   render();
   return h(
     "section.ig4-section",

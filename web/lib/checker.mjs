@@ -1,9 +1,9 @@
 // Live validation: an instant local verdict (JS verifier + token estimate) on every change, then,
 // when a backend is available, the authoritative engine verdict with the exact token count.
 
-import { captionText } from "./document.js";
-import { estimateCaptionTokens } from "./tokens.js";
-import { validateCaption } from "./validator.js";
+import { captionText } from "./document.mjs";
+import { estimateCaptionTokens } from "./tokens.mjs";
+import { validateCaption } from "./validator.mjs";
 
 const ENGINE_DELAY_MS = 350;
 const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;

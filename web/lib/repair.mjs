@@ -2,7 +2,7 @@
 // (code fence, prose around the object, smart quotes used as JSON quotes, trailing commas, lower-case
 // hex). Each repair is {path, message}, like the engine's.
 
-import { validateCaption } from "./validator.js";
+import { validateCaption } from "./validator.mjs";
 
 const FENCE = /```[\w-]*[ \t]*\n?([\s\S]*?)```/;
 const SMART_QUOTES = "“”„‟";

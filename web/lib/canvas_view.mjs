@@ -1,8 +1,8 @@
 // The interactive canvas: draw, select (shift = multi), move, resize by 8 handles, snap, keyboard.
 
-import * as cmd from "./commands.js";
-import { COORD_MAX } from "./constants.js";
-import { h } from "./dom.js";
+import * as cmd from "./commands.mjs";
+import { COORD_MAX } from "./constants.mjs";
+import { h } from "./dom.mjs";
 import {
   bounds,
   clampCoord,
@@ -14,13 +14,17 @@ import {
   toBbox,
   toRect,
   translate,
-} from "./geometry.js";
-import { drawScene } from "./renderer.js";
-import { snapEdges, snapMove, snapTargets } from "./snapping.js";
+} from "./geometry.mjs";
+import { drawScene } from "./renderer.mjs";
+import { snapEdges, snapMove, snapTargets } from "./snapping.mjs";
 
 const HANDLE_PX = 7;
 const SNAP_PX = 6;
 const MIN_DRAW_PX = 5;
+const MAX_BACKING_PX = 8192;
+const MIN_ZOOM = 0.25;
+const MAX_ZOOM = 16;
+const WHEEL_ZOOM = 0.0015;
 const CURSORS = {
   nw: "nwse-resize",
   se: "nwse-resize",
@@ -43,12 +47,19 @@ export class CanvasView {
     this.draft = null;
     this.hoverId = null;
     this.frame = 0;
-    this.size = { w: 0, h: 0 };
+    this.size = { w: 0, h: 0 }; // drawn size in CSS px (fitted size × zoom)
+    this.fitted = { w: 0, h: 0 };
+    this.zoom = 1; // 1 = fit the stage
+    this.pan = { x: 0, y: 0 }; // CSS px offset of the canvas from the stage centre
+    this.zoomable = false; // wheel zoom and space-drag pan (focus mode)
+    this.spaceDown = false;
+    this.el.addEventListener("wheel", (e) => this.#wheel(e), { passive: false });
     this.canvas.addEventListener("pointerdown", (e) => this.#down(e));
     this.canvas.addEventListener("pointermove", (e) => this.#move(e));
     this.canvas.addEventListener("pointerup", (e) => this.#up(e));
     this.canvas.addEventListener("pointercancel", () => this.#abort());
     this.canvas.addEventListener("pointerleave", () => this.#hover(null));
+    this.canvas.addEventListener("pointerenter", () => this.render()); // graph zoom may have changed
     this.resizeObserver = new ResizeObserver(() => this.fit());
     this.resizeObserver.observe(this.el);
     for (const event of ["state", "selection", "prefs", "underlay", "report"]) ctx.hub.on(event, () => this.render());
@@ -66,15 +77,71 @@ export class CanvasView {
     const availH = this.el.clientHeight - 16;
     if (availW <= 0 || availH <= 0) return;
     const aspect = this.ctx.aspect;
-    const w = Math.floor(Math.min(availW, availH * aspect));
-    const hgt = Math.floor(w / aspect);
-    if (w === this.size.w && hgt === this.size.h) return;
+    const fw = Math.floor(Math.min(availW, availH * aspect));
+    this.fitted = { w: fw, h: Math.floor(fw / aspect) };
+    this.#layout();
+  }
+
+  #layout() {
+    const w = Math.round(this.fitted.w * this.zoom);
+    const hgt = Math.round(this.fitted.h * this.zoom);
     this.size = { w, h: hgt };
-    const dpr = window.devicePixelRatio || 1;
-    Object.assign(this.canvas.style, { width: `${w}px`, height: `${hgt}px` });
-    this.canvas.width = Math.round(w * dpr);
-    this.canvas.height = Math.round(hgt * dpr);
+    Object.assign(this.canvas.style, {
+      width: `${w}px`,
+      height: `${hgt}px`,
+      transform: this.pan.x || this.pan.y ? `translate(${this.pan.x}px, ${this.pan.y}px)` : "",
+    });
+    this.canvas.dataset.zoom = String(Math.round(this.zoom * 1000) / 1000);
     this.render();
+  }
+
+  /** Zoom to `zoom` (× the fitted size), keeping the point under (clientX, clientY) in place. */
+  setZoom(zoom, clientX = null, clientY = null) {
+    const next = Math.max(MIN_ZOOM, Math.min(MAX_ZOOM, zoom));
+    if (clientX != null) {
+      const r = this.el.getBoundingClientRect();
+      const cx = clientX - (r.left + r.width / 2) - this.pan.x;
+      const cy = clientY - (r.top + r.height / 2) - this.pan.y;
+      this.pan.x -= cx * (next / this.zoom - 1);
+      this.pan.y -= cy * (next / this.zoom - 1);
+    }
+    this.zoom = next;
+    this.#layout();
+  }
+
+  /** Fit the whole image in the stage. */
+  zoomToFit() {
+    this.pan = { x: 0, y: 0 };
+    this.setZoom(1);
+  }
+
+  /** One CSS pixel per image pixel. */
+  zoomToActual() {
+    this.pan = { x: 0, y: 0 };
+    this.setZoom(this.ctx.size.width / Math.max(1, this.fitted.w));
+  }
+
+  #wheel(e) {
+    if (!this.zoomable) return;
+    e.preventDefault();
+    e.stopPropagation();
+    this.setZoom(this.zoom * Math.exp(-e.deltaY * WHEEL_ZOOM), e.clientX, e.clientY);
+  }
+
+  /**
+   * Match the backing store to the pixels the canvas covers on screen: CSS size × devicePixelRatio × any
+   * zoom of the ancestors (ComfyUI's graph zoom is a CSS transform), so it stays crisp at every zoom.
+   */
+  #sizeBackingStore() {
+    const { w, h: hgt } = this.size;
+    const shown = this.canvas.getBoundingClientRect().width || w;
+    const scale = Math.min(MAX_BACKING_PX / w, ((window.devicePixelRatio || 1) * shown) / w);
+    const bw = Math.round(w * scale);
+    const bh = Math.round(hgt * scale);
+    if (this.canvas.width !== bw || this.canvas.height !== bh) {
+      this.canvas.width = bw;
+      this.canvas.height = bh;
+    }
   }
 
   /** Schedule a redraw on the next animation frame (coalesces bursts of changes). */
@@ -89,6 +156,7 @@ export class CanvasView {
   #paint() {
     const { w, h: hgt } = this.size;
     if (!w) return;
+    this.#sizeBackingStore();
     const g = this.canvas.getContext("2d");
     const dpr = this.canvas.width / w;
     g.setTransform(dpr, 0, 0, dpr, 0, 0);
@@ -107,6 +175,7 @@ export class CanvasView {
       opacity: ctx.prefs.opacity,
       grid: ctx.prefs.grid,
       showLabels: ctx.prefs.showLabels,
+      wireframe: ctx.prefs.wireframe,
       errorIds: ctx.errorIds,
     });
   }
@@ -134,11 +203,16 @@ export class CanvasView {
   }
 
   #down(e) {
-    if (e.button !== 0) return;
+    if (e.button !== 0 && e.button !== 1) return;
     e.stopPropagation();
     e.preventDefault();
     this.canvas.focus({ preventScroll: true });
     this.canvas.setPointerCapture(e.pointerId);
+    if (this.zoomable && (this.spaceDown || e.button === 1)) {
+      this.drag = { mode: "pan", startPx: { x: e.clientX, y: e.clientY }, pan: { ...this.pan } };
+      return;
+    }
+    if (e.button !== 0) return;
     const { ctx } = this;
     const p = this.#units(e);
     const elements = ctx.store.state.elements;
@@ -170,7 +244,10 @@ export class CanvasView {
       return;
     }
     e.stopPropagation();
-    if (drag.mode === "move") this.#dragMove(drag, p, e);
+    if (drag.mode === "pan") {
+      this.pan = { x: drag.pan.x + e.clientX - drag.startPx.x, y: drag.pan.y + e.clientY - drag.startPx.y };
+      this.#layout();
+    } else if (drag.mode === "move") this.#dragMove(drag, p, e);
     else if (drag.mode === "resize") this.#dragResize(drag, p, e);
     else this.#dragDraw(drag, p, e);
   }
@@ -265,6 +342,17 @@ export class CanvasView {
     const { ctx } = this;
     const mod = e.ctrlKey || e.metaKey;
     const step = e.shiftKey ? 10 : 1;
+    if (e.key === " " && this.zoomable) {
+      this.spaceDown = e.type === "keydown";
+      this.canvas.style.cursor = this.spaceDown ? "grab" : "crosshair";
+      return true;
+    }
+    if (e.type !== "keydown") return false;
+    if (this.zoomable && !mod && (e.key === "0" || e.key === "1")) {
+      if (e.key === "0") this.zoomToFit();
+      else this.zoomToActual();
+      return true;
+    }
     const arrows = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
     if (arrows[e.key]) cmd.nudge(ctx, ...arrows[e.key]);
     else if (e.key === "Delete" || e.key === "Backspace") cmd.deleteSelected(ctx);

@@ -1,8 +1,8 @@
 // Global fields: high-level description, background, style (photo vs art style) and style palette.
 
-import { MAX_STYLE_COLORS } from "./constants.js";
-import { field, h, segmented, syncValue } from "./dom.js";
-import { paletteEditor } from "./palette_editor.js";
+import { MAX_STYLE_COLORS } from "./constants.mjs";
+import { field, h, segmented, syncValue } from "./dom.mjs";
+import { paletteEditor } from "./palette_editor.mjs";
 
 const STYLE_FIELDS = [
   { key: "aesthetics", label: "Aesthetics", placeholder: "mood, finish, overall look" },

@@ -1,8 +1,15 @@
 // Shared editor context: the store, the selection, view preferences and a small event hub.
 
-import { Store } from "./store.js";
+import { Store } from "./store.mjs";
 
-export const DEFAULT_PREFS = { snapObjects: true, grid: 0, opacity: 0.5, newType: "obj", showLabels: true };
+export const DEFAULT_PREFS = {
+  snapObjects: true,
+  grid: 0,
+  opacity: 0.5,
+  newType: "obj",
+  showLabels: true,
+  wireframe: false,
+};
 
 export class Hub {
   #handlers = new Map();
@@ -55,6 +62,7 @@ export function createContext(state, prefs) {
     selection: new Selection(hub),
     prefs: { ...DEFAULT_PREFS, ...prefs },
     aspect: 1,
+    size: { width: 1024, height: 1024 }, // target image size in pixels
     underlay: null,
     errorIds: new Set(),
     report: { valid: true, problems: [], tokens: null, exact: false, source: "local" },

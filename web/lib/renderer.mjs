@@ -1,7 +1,9 @@
-// Draws the canvas: underlay, grid, boxes with labels, selection handles, snap guides, draft box.
+// Draws the canvas: background, underlay, grid, boxes (preview or wireframe) with labels, selection
+// handles, snap guides, draft box.
 
-import { COORD_MAX } from "./constants.js";
-import { HANDLES, handlePoint, toRect } from "./geometry.js";
+import { COORD_MAX } from "./constants.mjs";
+import { HANDLES, handlePoint, toRect } from "./geometry.mjs";
+import { backgroundColorOf, paintElementPreview } from "./preview.mjs";
 
 const HUES = [205, 28, 140, 280, 350, 48, 175, 320, 95, 250];
 const ACCENT = "#4ea1ff";
@@ -75,7 +77,7 @@ function drawLiteralText(g, el, px) {
   g.textBaseline = "alphabetic";
 }
 
-function drawLabel(g, el, index, px, hue, selected) {
+function drawLabel(g, el, index, px, hue, selected, tagOnly = false) {
   g.font = LABEL_FONT;
   const tag = `${index + 1}`;
   const kind = el.type === "text" ? "T" : "◼";
@@ -92,7 +94,7 @@ function drawLabel(g, el, index, px, hue, selected) {
   g.fill();
   g.fillStyle = "#0d0d10";
   g.fillText(tag, px.x + 5, y + 12);
-  if (labelW > 16) {
+  if (labelW > 16 && !tagOnly) {
     g.fillStyle = "rgba(12,12,16,0.78)";
     g.beginPath();
     g.roundRect(px.x + 2 + tagW, y, labelW, 16, 3);
@@ -115,6 +117,30 @@ function drawPaletteDots(g, el, px) {
   });
 }
 
+/** Preview mode: the element as it will read, a faint outline and its number (full label on focus). */
+function drawPreviewBox(g, el, index, view, toPx) {
+  const px = toPx(toRect(el.bbox));
+  const hue = hueOf(el.id);
+  const selected = view.selectedIds.includes(el.id);
+  const hovered = view.hoverId === el.id;
+  paintElementPreview(g, el, px, view.background);
+  g.lineWidth = selected ? 2 : 1;
+  g.strokeStyle = selected || hovered ? `hsl(${hue}, 90%, 65%)` : `hsla(${hue}, 70%, 60%, 0.45)`;
+  g.setLineDash(selected ? [] : [4, 4]);
+  g.strokeRect(px.x + 0.5, px.y + 0.5, px.w - 1, px.h - 1);
+  g.setLineDash([]);
+  drawLabel(g, el, index, px, hue, selected, !(selected || hovered));
+  drawErrorDot(g, el, px, view);
+}
+
+function drawErrorDot(g, el, px, view) {
+  if (!view.errorIds.has(el.id)) return;
+  g.fillStyle = ERROR;
+  g.beginPath();
+  g.arc(px.x + px.w - 6, px.y + 6, 4, 0, Math.PI * 2);
+  g.fill();
+}
+
 function drawBox(g, el, index, view, toPx) {
   const px = toPx(toRect(el.bbox));
   const hue = hueOf(el.id);
@@ -130,12 +156,7 @@ function drawBox(g, el, index, view, toPx) {
   g.setLineDash([]);
   if (view.showLabels || selected || hovered) drawLabel(g, el, index, px, hue, selected);
   drawPaletteDots(g, el, px);
-  if (view.errorIds.has(el.id)) {
-    g.fillStyle = ERROR;
-    g.beginPath();
-    g.arc(px.x + px.w - 6, px.y + 6, 4, 0, Math.PI * 2);
-    g.fill();
-  }
+  drawErrorDot(g, el, px, view);
 }
 
 function drawHandles(g, rect, toPt) {
@@ -184,7 +205,7 @@ function drawEmptyHint(g, w, hgt) {
 
 /**
  * Draw the scene. view: {w, h (CSS px), state, selectedIds, hoverId, guides, draft (rect|null),
- * underlay (image|null), opacity, grid, showLabels, errorIds: Set}.
+ * underlay (image|null), opacity, grid, showLabels, wireframe, errorIds: Set}.
  */
 export function drawScene(g, view) {
   const { w, h: hgt } = view;
@@ -195,7 +216,8 @@ export function drawScene(g, view) {
     return { x: a.x, y: a.y, w: Math.max(1, b.x - a.x), h: Math.max(1, b.y - a.y) };
   };
   g.clearRect(0, 0, w, hgt);
-  g.fillStyle = "#141418";
+  const background = view.wireframe ? "#141418" : backgroundColorOf(view.state);
+  g.fillStyle = background;
   g.fillRect(0, 0, w, hgt);
   if (view.underlay && view.opacity > 0) {
     g.globalAlpha = view.opacity;
@@ -205,8 +227,10 @@ export function drawScene(g, view) {
   if (view.grid) drawGrid(g, w, hgt, view.grid);
   drawCentreMarks(g, w, hgt);
   if (!view.draft && !view.state.elements.some((el) => el.bbox)) drawEmptyHint(g, w, hgt);
+  const paint = view.wireframe ? drawBox : drawPreviewBox;
+  const scene = { ...view, background };
   view.state.elements.forEach((el, i) => {
-    if (el.bbox) drawBox(g, el, i, view, toPx);
+    if (el.bbox) paint(g, el, i, scene, toPx);
   });
   const single = view.selectedIds.length === 1 && view.state.elements.find((e) => e.id === view.selectedIds[0]);
   if (single?.bbox) drawHandles(g, toRect(single.bbox), toPt);

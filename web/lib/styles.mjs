@@ -36,11 +36,21 @@ const CSS = `
 .ig4-ref { display: inline-flex; align-items: center; gap: 6px; color: var(--ig4-dim); }
 .ig4-ref.disabled { opacity: 0.45; }
 .ig4-range { width: 90px; accent-color: var(--ig4-accent); outline: none; }
+.ig4-editor.ig4-focus { position: fixed; inset: 0; z-index: 10000; border-radius: 0; min-height: 0; }
+.ig4-focus .ig4-stage { overflow: hidden; position: relative; }
+.ig4-placeholder { display: flex; align-items: center; justify-content: center; height: 100%; min-height: 120px; color: #9999a6; font: 13px system-ui, sans-serif; border: 1px dashed #44444f; border-radius: 8px; cursor: pointer; }
+.ig4-magic { display: flex; flex-direction: column; gap: 6px; padding: 8px; background: var(--ig4-panel); border-bottom: 1px solid var(--ig4-border); }
+.ig4-magic-btn { color: var(--ig4-accent); }
+.ig4-magic-status { color: var(--ig4-dim); }
+.ig4-magic-status.error { color: var(--ig4-bad); }
+.ig4-check { display: inline-flex; align-items: center; gap: 4px; color: var(--ig4-dim); }
+.ig4-edit-tick { margin: 0 2px; accent-color: var(--ig4-accent); }
+.ig4-editor :focus-visible { outline: 2px solid var(--ig4-accent); outline-offset: 1px; }
 .ig4-banner { padding: 6px 10px; background: rgba(245,185,66,0.14); color: var(--ig4-warn); border-bottom: 1px solid rgba(245,185,66,0.3); }
 .ig4-offer { display: flex; align-items: center; gap: 8px; color: var(--ig4-text); background: rgba(78,161,255,0.12); border-color: rgba(78,161,255,0.3); }
 .ig4-main { flex: 1 1 auto; display: flex; min-height: 0; }
 .ig4-stage {
-  flex: 1 1 auto; min-width: 0; min-height: 200px; display: flex; align-items: center; justify-content: center;
+  overflow: hidden; flex: 1 1 auto; min-width: 0; min-height: 200px; display: flex; align-items: center; justify-content: center;
   background: repeating-conic-gradient(#18181d 0 25%, #1d1d23 0 50%) 0 0 / 16px 16px;
 }
 .ig4-canvas { display: block; border-radius: 3px; box-shadow: 0 0 0 1px #3a3a46, 0 6px 24px rgba(0,0,0,0.45); cursor: crosshair; touch-action: none; outline: none; }

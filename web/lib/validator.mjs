@@ -9,7 +9,7 @@ import {
   MAX_STYLE_COLORS,
   MAX_TOKENS,
   TOP_KEYS,
-} from "./constants.js";
+} from "./constants.mjs";
 
 // One master key order per object; a caption's keys must follow it (filtered to the keys present).
 const STYLE_ORDER = ["aesthetics", "lighting", "photo", "medium", "art_style", "color_palette"];
@@ -20,6 +20,9 @@ const NON_ASCII_ESCAPE = /\\u(?!00[0-7])[0-9a-fA-F]{4}/;
 const BBOX_FIX = "write four integers [y_min, x_min, y_max, x_max], each 0..1000, origin top-left";
 
 const isObject = (v) => v !== null && typeof v === "object" && !Array.isArray(v);
+// Blank = only these space characters (the engine's rules.py uses the same list).
+const BLANK = /^[ \t\n\r\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*$/;
+const isBlank = (v) => typeof v === "string" && BLANK.test(v);
 const isNumber = (v) => typeof v === "number" && Number.isFinite(v);
 const join = (path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key);
 const typeName = (v) =>
@@ -113,6 +116,12 @@ function checkBbox(r, bbox, path, ruleChecks) {
         `${axis}_min (${lo}) is greater than ${axis}_max (${hi})`,
         "swap the two values (or check whether x and y were exchanged)",
       );
+    else if (lo === hi)
+      r.add(
+        path,
+        `the box has zero ${axis === "y" ? "height" : "width"} (${axis}_min = ${axis}_max = ${lo})`,
+        `give it an area: make ${axis}_max greater than ${axis}_min`,
+      );
   }
 }
 
@@ -143,6 +152,8 @@ function checkElement(r, el, path) {
   if ("type" in el && !known)
     r.add(join(path, "type"), `"type" must be "obj" or "text", got ${JSON.stringify(el.type)}`, 'use "obj" or "text"');
   if (el.type === "text") r.required(el, path, ["text"]);
+  if (el.type === "text" && isBlank(el.text))
+    r.add(join(path, "text"), "the literal text is empty", 'write the exact words to render, or change the type to "obj"');
   if (el.type === "obj" && "text" in el)
     r.add(
       join(path, "text"),
@@ -175,6 +186,19 @@ function verify(r, caption) {
   if ("compositional_deconstruction" in caption)
     checkComposition(r, caption.compositional_deconstruction, "compositional_deconstruction");
   r.order(caption, "", TOP_KEYS, "warning");
+  if (describesNothing(caption))
+    r.add(
+      "",
+      "the caption is empty: no elements, no background and no high-level description",
+      "describe the image: add elements, a background or a high-level description",
+    );
+}
+
+/** A well-formed caption with nothing in it (engine rule; the official verifier accepts it). */
+function describesNothing(caption) {
+  const cd = caption.compositional_deconstruction;
+  if (!isObject(cd) || !Array.isArray(cd.elements) || cd.elements.length) return false;
+  return isBlank(cd.background) && isBlank(caption.high_level_description ?? "");
 }
 
 /** JSON.parse that also records which array items were written with a decimal point (880.0). */

@@ -1,19 +1,20 @@
 // Mounts the caption editor into a container. Independent of ComfyUI: the host passes the stored
 // document and gets the new one back through onDocument.
 
-import { CanvasView } from "./canvas_view.js";
-import { captionPanel } from "./caption_panel.js";
-import { startChecker } from "./checker.js";
-import { createContext } from "./context.js";
-import { captionText, readDocument, writeDocument } from "./document.js";
-import { h } from "./dom.js";
-import { elementPanel } from "./element_panel.js";
-import { importCaption } from "./importer.js";
-import { layersPanel } from "./layers_panel.js";
-import { scenePanel } from "./scene_panel.js";
-import { statusBar } from "./status_bar.js";
-import { injectStyles } from "./styles.js";
-import { toolbar } from "./toolbar.js";
+import { CanvasView } from "./canvas_view.mjs";
+import { captionPanel } from "./caption_panel.mjs";
+import { startChecker } from "./checker.mjs";
+import { createContext } from "./context.mjs";
+import { captionText, readDocument, writeDocument } from "./document.mjs";
+import { h } from "./dom.mjs";
+import { elementPanel } from "./element_panel.mjs";
+import { importCaption } from "./importer.mjs";
+import { layersPanel } from "./layers_panel.mjs";
+import { magicPromptBar } from "./magic_prompt.mjs";
+import { scenePanel } from "./scene_panel.mjs";
+import { statusBar } from "./status_bar.mjs";
+import { injectStyles } from "./styles.mjs";
+import { toolbar } from "./toolbar.mjs";
 
 const NARROW_PX = 620;
 const TEXT_INPUT = /^(INPUT|TEXTAREA|SELECT)$/;
@@ -43,8 +44,9 @@ function tabs(entries) {
 }
 
 /**
- * opts: {document: string (see document.js), onDocument(text), backend: {check}|null,
- * aspect: {width, height}}. Returns the editor API.
+ * opts: {document: string (see document.mjs), onDocument(text), backend: {check}|null,
+ * aspect: {width, height}, post(route, body) → Promise<Response> (enables Magic Prompt)}.
+ * Returns the editor API.
  */
 export function mountEditor(container, opts = {}) {
   injectStyles();
@@ -77,10 +79,12 @@ export function mountEditor(container, opts = {}) {
     ["scene", "Scene & style", h("div.ig4-tab-body", {}, scenePanel(ctx))],
     ["caption", "Caption", h("div.ig4-tab-body", {}, captionPanel(ctx, opts.backend ?? null, { onReveal: reveal }))],
   ]);
+  const magic = opts.post ? magicPromptBar(ctx, opts.post) : null;
   const root = h(
     "div.ig4-editor",
     { tabIndex: -1 },
-    toolbar(ctx),
+    toolbar(ctx, { onMagic: magic?.toggle, onFocus: () => (focused ? api.closeFocus() : api.openFocus()) }),
+    magic?.el,
     banner,
     offer,
     h("div.ig4-main", {}, canvas.el, h("div.ig4-side", {}, side.bar, ...side.bodies)),
@@ -111,10 +115,15 @@ export function mountEditor(container, opts = {}) {
   // sees them; fields inside still get them first.
   const onKey = (e) => {
     e.stopPropagation();
-    if (e.type !== "keydown" || TEXT_INPUT.test(e.target.tagName)) return;
+    if (TEXT_INPUT.test(e.target.tagName)) return;
+    if (e.type !== "keydown") {
+      if (e.target === canvas.canvas && canvas.handleKey(e)) e.preventDefault();
+      return;
+    }
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
-    if (mod && key === "z") e.shiftKey ? ctx.store.redo() : ctx.store.undo();
+    if (e.key === "Escape" && focused && !ctx.selection.ids.length && !canvas.drag) api.closeFocus();
+    else if (mod && key === "z") e.shiftKey ? ctx.store.redo() : ctx.store.undo();
     else if (mod && key === "y") ctx.store.redo();
     else if (e.target !== canvas.canvas || !canvas.handleKey(e)) return;
     e.preventDefault();
@@ -129,9 +138,45 @@ export function mountEditor(container, opts = {}) {
   const resizeObserver = new ResizeObserver(() => root.classList.toggle("ig4-narrow", root.clientWidth < NARROW_PX));
   resizeObserver.observe(root);
 
+  // Focus mode: the editor moves to a full-window overlay on <body> (outside the graph's zoom transform)
+  // with wheel zoom and space-drag pan; a placeholder keeps its place in the node.
+  let focused = false;
+  const placeholder = h(
+    "div.ig4-placeholder",
+    { role: "button", tabIndex: 0, title: "Return to the node", on: { click: () => api.closeFocus() } },
+    "Editing in focus mode — click (or Esc) to return",
+  );
+
   const api = {
     root,
     ctx,
+    get focused() {
+      return focused;
+    },
+    /** Open the full-window editor. */
+    openFocus() {
+      if (focused) return;
+      focused = true;
+      root.replaceWith(placeholder);
+      document.body.append(root);
+      root.classList.add("ig4-focus");
+      root.setAttribute("role", "dialog");
+      root.setAttribute("aria-label", "Caption builder (focus mode)");
+      canvas.zoomable = true;
+      canvas.zoomToFit();
+      ctx.hub.emit("focus", true);
+      canvas.canvas.focus({ preventScroll: true });
+    },
+    closeFocus() {
+      if (!focused) return;
+      focused = false;
+      root.classList.remove("ig4-focus");
+      root.removeAttribute("role");
+      placeholder.replaceWith(root);
+      canvas.zoomable = false;
+      canvas.zoomToFit();
+      ctx.hub.emit("focus", false);
+    },
     /** Load a document written elsewhere (workflow load, paste, Python); ignores our own echo. */
     setDocument(text) {
       if ((text ?? "") === lastDocument) return;
@@ -150,6 +195,7 @@ export function mountEditor(container, opts = {}) {
     },
     setAspect(width, height) {
       const aspect = width > 0 && height > 0 ? width / height : 1;
+      if (width > 0 && height > 0) ctx.size = { width, height };
       if (aspect === ctx.aspect) return;
       ctx.aspect = aspect;
       ctx.hub.emit("aspect", aspect);
@@ -169,6 +215,7 @@ export function mountEditor(container, opts = {}) {
       img.src = url;
     },
     destroy() {
+      api.closeFocus();
       resizeObserver.disconnect();
       canvas.destroy();
       stopChecker();

@@ -1,8 +1,8 @@
 // Snapping of moving/resizing boxes to the canvas centre and edges, to other boxes' edges and centres,
 // and (when nothing closer is found) to a grid. Returns the adjusted rect plus guide lines to draw.
 
-import { COORD_MAX } from "./constants.js";
-import { toRect, translate } from "./geometry.js";
+import { COORD_MAX } from "./constants.mjs";
+import { toRect, translate } from "./geometry.mjs";
 
 /** Snap lines per axis: canvas edges and centre, plus every other box's edges and centre. */
 export function snapTargets(elements, excludeIds) {

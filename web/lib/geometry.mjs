@@ -1,7 +1,7 @@
 // Box geometry in caption units: bbox = [y_min, x_min, y_max, x_max], 0..1000, origin top-left.
 // Rects {x0, y0, x1, y1} are the same numbers in x/y order, convenient for maths.
 
-import { COORD_MAX } from "./constants.js";
+import { COORD_MAX } from "./constants.mjs";
 
 export const HANDLES = ["nw", "n", "ne", "e", "se", "s", "sw", "w"];
 

@@ -1,8 +1,8 @@
 // Editing commands shared by the canvas, the toolbar, the layers list and the keyboard.
 
-import { COORD_MAX } from "./constants.js";
-import { clampDelta, toRect } from "./geometry.js";
-import { newElement, newId } from "./model.js";
+import { COORD_MAX } from "./constants.mjs";
+import { clampDelta, toRect } from "./geometry.mjs";
+import { newElement, newId } from "./model.mjs";
 
 const selectedIndexes = (ctx) => ctx.store.state.elements.flatMap((e, i) => (ctx.selection.has(e.id) ? [i] : []));
 
