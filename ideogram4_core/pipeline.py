@@ -19,7 +19,8 @@ from .errors import CaptionError, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
 from .models.text_encoder import TextEncoder, find_tokenizer_folder
 from .models.tokenizer import CaptionTokenizer
-from .models.vae import load_vae
+from .models.transformer import Ideogram4Transformer
+from .models.vae import Flux2VAE, load_vae
 from .sampling.latents import token_grid, tokens_to_vae
 from .sampling.sampler import StepCallback, initial_noise, sample
 from .sampling.schedule import SamplingSettings
@@ -104,8 +105,8 @@ class Ideogram4Pipeline:
         if batch_size < 1:
             raise CaptionError(f"Batch size must be at least 1 (got {batch_size}).")
         check_size(width, height, full_size=read_transformer_config(self.paths.transformer).is_full_size)
-        needs_uncond = self._check_unconditional(settings)
-        self._check_token_counts(captions)
+        needs_uncond = self.check_unconditional(settings)
+        self.check_token_counts(captions)
 
         features = self._encode(captions)
         per_image = [f for f in features for _ in range(batch_size)]
@@ -114,7 +115,7 @@ class Ideogram4Pipeline:
         latent = tokens_to_vae(tokens, grid)
         return GenerationResult(self._decode(latent), latent, tokens)
 
-    def _check_unconditional(self, settings: SamplingSettings) -> bool:
+    def check_unconditional(self, settings: SamplingSettings) -> bool:
         """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
         if all(g == 1.0 for g in settings.guidance_schedule()):
             return False
@@ -128,15 +129,25 @@ class Ideogram4Pipeline:
     def _tokenizer_folder(self) -> Path:
         return self.paths.tokenizer or find_tokenizer_folder(self.paths.text_encoder)
 
-    def _check_token_counts(self, captions: list[str]) -> None:
+    def check_token_counts(self, captions: list[str]) -> None:
         """Fail on over-long captions before any model weights are read."""
         tokenizer = CaptionTokenizer.from_folder(self._tokenizer_folder())
         for caption in captions:
             tokenizer.token_ids(caption)
 
+    def load_text_encoder(self) -> TextEncoder:
+        return TextEncoder.load(self.paths.text_encoder, self._tokenizer_folder(), device=self.device, dtype=self.dtype)
+
+    def load_branch(self, branch: str) -> Ideogram4Transformer:
+        """The conditional ("cond") or unconditional ("uncond") transformer."""
+        path = self.paths.transformer if branch == "cond" else self.paths.unconditional_transformer
+        return load_transformer(path, device=self.device, dtype=self.dtype, branch=branch)
+
+    def load_vae(self) -> Flux2VAE:
+        return load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+
     def _encode(self, captions: list[str]) -> list[torch.Tensor]:
-        folder = self._tokenizer_folder()
-        encoder = TextEncoder.load(self.paths.text_encoder, folder, device=self.device, dtype=self.dtype)
+        encoder = self.load_text_encoder()
         try:
             return encoder.encode(captions)
         finally:
@@ -153,12 +164,8 @@ class Ideogram4Pipeline:
         needs_uncond: bool,
         callback: StepCallback | None,
     ) -> torch.Tensor:
-        cond = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
-        uncond = None
-        if needs_uncond:
-            uncond = load_transformer(
-                self.paths.unconditional_transformer, device=self.device, dtype=self.dtype, branch="uncond"
-            )
+        cond = self.load_branch("cond")
+        uncond = self.load_branch("uncond") if needs_uncond else None
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
             return sample(cond, uncond, text, noise, grid, size, settings, callback).cpu()
@@ -167,13 +174,18 @@ class Ideogram4Pipeline:
             _release(self.device)
 
     def _decode(self, latent: torch.Tensor) -> list[Image.Image]:
-        vae = load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+        vae = self.load_vae()
         try:
-            with torch.inference_mode():
-                return [to_pil(vae.decode(z.unsqueeze(0))[0]) for z in latent]
+            return decode_images(vae, latent)
         finally:
             del vae
             _release(self.device)
+
+
+def decode_images(vae: Flux2VAE, latent: torch.Tensor) -> list[Image.Image]:
+    """Decode (B, 32, H/8, W/8) latents one image at a time (a batch's images do not change each other)."""
+    with torch.inference_mode():
+        return [to_pil(vae.decode(z.unsqueeze(0))[0]) for z in latent]
 
 
 def to_pil(image: torch.Tensor) -> Image.Image:
