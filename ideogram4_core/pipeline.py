@@ -19,7 +19,8 @@ from .editing import Edit, encode_image
 from .errors import CaptionError, Ideogram4Error, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
 from .models.text_encoder import TextEncoder, load_tokenizer
-from .models.vae import load_vae
+from .models.transformer import Ideogram4Transformer
+from .models.vae import Flux2VAE, load_vae
 from .sampling.fast_modes import EXACT, FastModes, sample_fast
 from .sampling.latents import token_grid, tokens_to_vae
 from .sampling.sampler import StartLatent, StepCallback, initial_noise
@@ -127,8 +128,8 @@ class Ideogram4Pipeline:
         check_size(width, height, full_size=config.is_full_size)
         if edit is not None and edit.size != (width, height):
             raise Ideogram4Error(f"The picture to edit is {edit.size[0]}×{edit.size[1]}, not {width}×{height}.")
-        needs_uncond = self._check_unconditional(settings)
-        self._check_token_counts(captions)
+        needs_uncond = self.check_unconditional(settings)
+        self.check_token_counts(captions)
         stacks = self.loras.stacks()  # every LoRA is read and checked before any model weights
         for use in (*stacks[0], *stacks[1]):
             use.lora.check_fits(config)
@@ -144,7 +145,7 @@ class Ideogram4Pipeline:
             images = edit.finish(images)
         return GenerationResult([unit_to_pil(image) for image in images], latent, tokens)
 
-    def _check_unconditional(self, settings: SamplingSettings) -> bool:
+    def check_unconditional(self, settings: SamplingSettings) -> bool:
         """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
         if all(g == 1.0 for g in settings.guidance_schedule()):
             return False
@@ -158,14 +159,25 @@ class Ideogram4Pipeline:
         expect(self.paths.unconditional_transformer, "unconditional_transformer")
         return True
 
-    def _check_token_counts(self, captions: list[str]) -> None:
+    def check_token_counts(self, captions: list[str]) -> None:
         """Fail on over-long captions before any model weights are read."""
         tokenizer = load_tokenizer(self.paths.text_encoder, self.paths.tokenizer)
         for caption in captions:
             tokenizer.token_ids(caption)
 
+    def load_text_encoder(self) -> TextEncoder:
+        return TextEncoder.load(self.paths.text_encoder, self.paths.tokenizer, device=self.device, dtype=self.dtype)
+
+    def load_branch(self, branch: str) -> Ideogram4Transformer:
+        """The conditional ("cond") or unconditional ("uncond") transformer, without LoRAs."""
+        path = self.paths.transformer if branch == "cond" else self.paths.unconditional_transformer
+        return load_transformer(path, device=self.device, dtype=self.dtype, branch=branch)
+
+    def load_vae(self) -> Flux2VAE:
+        return load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+
     def _encode(self, captions: list[str]) -> list[torch.Tensor]:
-        encoder = TextEncoder.load(self.paths.text_encoder, self.paths.tokenizer, device=self.device, dtype=self.dtype)
+        encoder = self.load_text_encoder()
         try:
             return encoder.encode(captions)
         finally:
@@ -184,12 +196,10 @@ class Ideogram4Pipeline:
         callback: StepCallback | None,
         start: StartLatent | None = None,
     ) -> torch.Tensor:
-        base = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
+        base = self.load_branch("cond")
         uncond_base = None
         if needs_uncond:
-            uncond_base = base if self.loras.unconditional_from_conditional else load_transformer(
-                self.paths.unconditional_transformer, device=self.device, dtype=self.dtype, branch="uncond"
-            )  # fmt: skip
+            uncond_base = base if self.loras.unconditional_from_conditional else self.load_branch("uncond")
         cond = with_loras(base, stacks[0])
         uncond = None if uncond_base is None else with_loras(uncond_base, stacks[1])
         try:
@@ -201,7 +211,7 @@ class Ideogram4Pipeline:
 
     def _encode_image(self, image: torch.Tensor) -> torch.Tensor:
         """(1, H, W, 3) picture in [0, 1] → normalised latent tokens (1, N, 128) on the CPU."""
-        vae = load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+        vae = self.load_vae()
         try:
             return encode_image(vae, image).cpu()
         finally:
@@ -210,14 +220,24 @@ class Ideogram4Pipeline:
 
     def _decode(self, latent: torch.Tensor) -> torch.Tensor:
         """VAE latents → (B, H, W, 3) float32 images in [0, 1] on the CPU."""
-        vae = load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+        vae = self.load_vae()
         try:
-            with torch.inference_mode():
-                images = [decoded_to_unit(vae.decode(z.unsqueeze(0))).permute(0, 2, 3, 1).cpu() for z in latent]
-            return torch.cat(images)
+            return decode_units(vae, latent)
         finally:
             del vae
             _release(self.device)
+
+
+def decode_units(vae: Flux2VAE, latent: torch.Tensor) -> torch.Tensor:
+    """Decode (B, 32, H/8, W/8) latents one image at a time (a batch's images do not change each other) into
+    (B, H, W, 3) float32 images in [0, 1] on the CPU."""
+    with torch.inference_mode():
+        return torch.cat([decoded_to_unit(vae.decode(z.unsqueeze(0))).permute(0, 2, 3, 1).cpu() for z in latent])
+
+
+def decode_images(vae: Flux2VAE, latent: torch.Tensor) -> list[Image.Image]:
+    """`decode_units` as 8-bit RGB, rounded like the reference's post-processing."""
+    return [unit_to_pil(image) for image in decode_units(vae, latent)]
 
 
 def _release(device: torch.device) -> None:
