@@ -71,6 +71,18 @@ def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return x.clamp(0.0, 1.0).permute(0, 2, 3, 1)
 
 
+def fit_to_grid(image: torch.Tensor, how: str) -> torch.Tensor:
+    """(B, H, W, C) → sides that are multiples of 16: "resize" to the nearest valid size, "crop" the centre."""
+    height, width = image.shape[1:3]
+    if how == "resize":
+        return resize_image(image, nearest_valid_size(width, height))
+    if how != "crop":
+        raise ValueError(f"unknown fit {how!r}; use 'resize' or 'crop'")
+    h, w = (max(PIXELS_PER_TOKEN, v // PIXELS_PER_TOKEN * PIXELS_PER_TOKEN) for v in (height, width))
+    top, left = (height - h) // 2, (width - w) // 2
+    return image[:, top : top + h, left : left + w]
+
+
 def encode_image(vae: Flux2VAE, images: torch.Tensor, tiled: bool = False) -> torch.Tensor:
     """(B, H, W, 3) images in [0, 1], sides multiples of 16 → normalised latent tokens (B, H/16·W/16, 128).
 

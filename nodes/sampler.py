@@ -4,7 +4,8 @@ Euler flow matching with asymmetric guidance (the unconditional transformer), th
 settings, per-step progress, latent previews and Cancel at every step. The transformers are on the device
 only while sampling (block-streamed when they do not fit). An optional LATENT starts image-to-image: `denoise`
 is the noise level to start from (see `ideogram4_core.sampling.sampler.start_step`); the image size is then the
-latent's. Output: ComfyUI's FLUX.2-family LATENT (B, 128, H/16, W/16), normalised (DESIGN.md).
+latent's. A LATENT's `noise_mask` (core's Set Latent Noise Mask) repaints only where it is white: kept tokens
+end exactly at the LATENT's values. Output: ComfyUI's FLUX.2-family LATENT (B, 128, H/16, W/16), normalised (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ..ideogram4_core.errors import Ideogram4Error
 from ..ideogram4_core.sampling import schedule
 from ..ideogram4_core.sampling.fast_modes import FastModes, sample_fast
 from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
+from ..ideogram4_core.sampling.masks import TokenMask, token_mask
 from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, start_step
 from ..ideogram4_core.sampling.schedule import SamplingSettings
 from ..ideogram4_core.sampling.sizes import PIXELS_PER_TOKEN, check_size
@@ -70,7 +72,16 @@ def _image_start(latent: dict[str, Any], denoise: float, batch: int) -> tuple[St
             f"The LATENT holds {samples.shape[0]} images but this run makes {batch}; use 1 or {batch} latents."
         )
     size = (samples.shape[3] * PIXELS_PER_TOKEN, samples.shape[2] * PIXELS_PER_TOKEN)
-    return StartLatent(comfy_to_tokens(samples.float()), denoise), size
+    mask = None
+    if latent.get("noise_mask") is not None:  # core's Set Latent Noise Mask: 1 repaints, any resolution
+        values = token_mask(latent["noise_mask"], tuple(samples.shape[2:]))
+        if values.shape[0] not in (1, batch):
+            raise Ideogram4Error(
+                f"The LATENT's noise mask holds {values.shape[0]} masks but this run makes {batch} images; use 1 "
+                f"or {batch} masks."
+            )
+        mask = TokenMask(values)
+    return StartLatent(comfy_to_tokens(samples.float()), denoise, mask), size
 
 
 def _working_memory(model: Ideogram4Model, batch: int, sequence: int) -> int:
