@@ -71,9 +71,12 @@ class GgufHeader(SafetensorsHeader):
 
 
 def is_gguf(path: Path) -> bool:
-    """True for a file starting with the GGUF magic."""
+    """True for a regular file starting with the GGUF magic (never opens a FIFO or device, which could block)."""
+    path = Path(path)
+    if not path.is_file():
+        return False
     try:
-        with Path(path).open("rb") as f:
+        with path.open("rb") as f:
             return f.read(4) == MAGIC
     except OSError:
         return False
