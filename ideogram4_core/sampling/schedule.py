@@ -52,6 +52,10 @@ PRESETS: dict[str, SamplingSettings] = {
     # Community step counts: the schedule is published, guidance is not; they reuse the default's weights.
     "COMMUNITY_34": SamplingSettings(34, 7.0, 2, 3.0, 0.0, 1.6875),
     "COMMUNITY_16": SamplingSettings(16, 7.0, 2, 3.0, 0.25, 1.8375),
+    # Few-step LoRAs (distilled to run without guidance): guidance 1 never runs the unconditional branch, no polish;
+    # override --steps anywhere in 2–8 (the default schedule, so time per image scales with the steps).
+    "FEW_STEP_8": SamplingSettings(8, 1.0, 0, 1.0, 0.0, 1.75),
+    "FEW_STEP_4": SamplingSettings(4, 1.0, 0, 1.0, 0.0, 1.75),
 }
 DEFAULT_PRESET = "V4_DEFAULT_20"
 # The settings a user may set one by one over a preset (CLI flags, batch job fields).
