@@ -9,11 +9,14 @@ from PIL import Image, PngImagePlugin
 from .sampling.schedule import SamplingSettings
 
 
-def png_info(caption: str, seed: int, settings: SamplingSettings, **extra: str) -> PngImagePlugin.PngInfo:
-    """`ideogram4_caption` (UTF-8), `ideogram4_settings`, and any `extra` text chunks (e.g. a batch job id)."""
+def png_info(
+    caption: str, seed: int, settings: SamplingSettings, loras: str = "", **extra: str
+) -> PngImagePlugin.PngInfo:
+    """`ideogram4_caption` (UTF-8), `ideogram4_settings` (with the LoRAs used, if any), and any `extra` text
+    chunks (e.g. a batch job id)."""
     info = PngImagePlugin.PngInfo()
     info.add_itxt("ideogram4_caption", caption)
-    info.add_text("ideogram4_settings", f"seed {seed}; {settings.describe()}")
+    info.add_itxt("ideogram4_settings", f"seed {seed}; {settings.describe()}" + (f"; {loras}" if loras else ""))
     for key, value in extra.items():
         info.add_itxt(key, value)
     return info

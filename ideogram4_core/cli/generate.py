@@ -131,16 +131,19 @@ def settings_from_args(args: argparse.Namespace) -> SamplingSettings:
 
 
 def model_paths(args: argparse.Namespace) -> ModelPaths:
+    """The model files; in single-model mode the unconditional transformer is neither needed nor read."""
+    single_model = getattr(args, "unconditional_from_conditional", False)
     components = (args.transformer, args.unconditional_transformer, args.text_encoder, args.vae)
     if args.model is not None:
         if any(components):
             raise Ideogram4Error("Give either --model or the component paths, not both.")
-        return ModelPaths.from_folder(args.model)
+        return ModelPaths.from_folder(args.model, unconditional=not single_model)
     required = {"--transformer": args.transformer, "--text-encoder": args.text_encoder, "--vae": args.vae}
     missing = [flag for flag, value in required.items() if value is None]
     if missing:
         raise Ideogram4Error(f"Missing {', '.join(missing)}: give --model DIR or every component path.")
-    return ModelPaths(args.transformer, args.unconditional_transformer, args.text_encoder, args.vae, args.tokenizer)
+    uncond = None if single_model else args.unconditional_transformer
+    return ModelPaths(args.transformer, uncond, args.text_encoder, args.vae, args.tokenizer)
 
 
 def _read_caption(args: argparse.Namespace) -> str:
@@ -198,7 +201,7 @@ def _write_outputs(
     args: argparse.Namespace, result: GenerationResult, caption: str, settings: SamplingSettings
 ) -> None:
     loras = lora_choice(args).describe() if hasattr(args, "lora") else ""
-    info = png_info(caption, args.seed, settings, **({"ideogram4_loras": loras} if loras else {}))
+    info = png_info(caption, args.seed, settings, loras)
     for path, image in zip(output_paths(args.output, len(result.images)), result.images, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path, pnginfo=info)
