@@ -78,7 +78,8 @@ def test_engine_rules_name_the_problem_and_the_fix() -> None:
     assert [(p.path, p.severity) for p in empty] == [("", "error")] and "empty" in empty[0].message
     text = {"type": "text", "bbox": [0, 0, 100, 100], "text": "", "desc": "title"}
     line = {"type": "obj", "bbox": [100, 300, 400, 300], "desc": "a line"}
-    problems = {p.path: p for p in verify({"compositional_deconstruction": {"background": "", "elements": [text, line]}})}
+    caption = {"compositional_deconstruction": {"background": "", "elements": [text, line]}}
+    problems = {p.path: p for p in verify(caption)}
     assert problems["compositional_deconstruction.elements[0].text"].message == "the literal text is empty"
     zero = problems["compositional_deconstruction.elements[1].bbox"]
     assert "zero width" in zero.message and "x_max greater than x_min" in zero.fix

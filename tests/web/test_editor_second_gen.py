@@ -128,7 +128,7 @@ def count_pixels_near(page, rect, rgb, tol=40) -> int:
              const w = Math.floor((r[2] - r[0]) / 1000 * c.width), h = Math.floor((r[3] - r[1]) / 1000 * c.height);
              const d = c.getContext('2d').getImageData(x0, y0, w, h).data; let n = 0;
              for (let i = 0; i < d.length; i += 4)
-               if (Math.abs(d[i] - rgb[0]) < tol && Math.abs(d[i+1] - rgb[1]) < tol && Math.abs(d[i+2] - rgb[2]) < tol) n++;
+               if ([0, 1, 2].every(k => Math.abs(d[i + k] - rgb[k]) < tol)) n++;
              return n; }""",
         [rect, rgb, tol],
     )
