@@ -22,19 +22,12 @@ Tokenizer for exact token counts: ``$IDEOGRAM4_TOKENIZER``, else ComfyUI's bundl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from comfy_api.latest import io, ui
 
 from ..ideogram4_core.caption import build_caption, configured_tokenizer_dir
-from .model_catalog import bundled_tokenizer
 from .routes import register_routes
-
-
-def tokenizer_dir() -> Path | None:
-    """The configured tokenizer folder, else the Qwen tokenizer bundled with ComfyUI (if present)."""
-    return configured_tokenizer_dir() or bundled_tokenizer()
 
 
 class IG4_CaptionBuilder(io.ComfyNode):
@@ -88,7 +81,7 @@ class IG4_CaptionBuilder(io.ComfyNode):
         reference_image: Any = None,
     ) -> io.NodeOutput:
         result = build_caption(
-            document, width, height, strict=strict, import_text=caption or "", tokenizer_dir=tokenizer_dir()
+            document, width, height, strict=strict, import_text=caption or "", tokenizer_dir=configured_tokenizer_dir()
         )
         payload: dict[str, Any] = {"text": ["\n".join(result.lines)], "caption": [result.caption]}
         if reference_image is not None:
@@ -96,4 +89,4 @@ class IG4_CaptionBuilder(io.ComfyNode):
         return io.NodeOutput(result.caption, result.width, result.height, result.edit_elements, ui=payload)
 
 
-register_routes(tokenizer_dir)
+register_routes(configured_tokenizer_dir)

@@ -82,7 +82,7 @@ def to_api(workflow: dict, node_types: NodeTypes) -> dict:
 
 def test_every_workflow_has_an_api_twin():
     assert [p.name for p in WORKFLOWS] == sorted(p.name for p in (ROOT / "example_workflows" / "api").glob("*.json"))
-    assert len(WORKFLOWS) == 4
+    assert len(WORKFLOWS) == 5
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

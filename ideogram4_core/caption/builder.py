@@ -4,8 +4,8 @@ The node's document widget holds JSON text: ``{"caption": <caption object or tex
 a bare caption (object or text) is accepted too, and an empty string means "no caption yet". ``editor`` is
 the web widget's own state and is never read here, so whatever the output should contain must be in
 ``caption``. The one other key read here is ``"edit_elements"``: the 1-based element numbers ticked for
-re-rendering (``[2, 5]``), output as the text ``"2,5"`` for the element mask. A non-empty ``import_text``
-(the optional upstream caption input) replaces the document's caption.
+re-rendering (``[2, 5]``), output as the text ``"2,5"`` for the element mask. A non-empty
+``import_text`` (the optional upstream caption input) replaces the document's caption.
 
 Strict mode verifies the caption as given and raises on any error. Otherwise the forgiving import repairs
 what it safely can and the result is output even if problems remain; they are listed in the status lines.
