@@ -4,11 +4,13 @@ from comfy_api.latest import ComfyExtension, io
 
 from .caption_builder import IG4_CaptionBuilder
 from .caption_overlay import IG4_CaptionOverlay
+from .element_mask import IG4_ElementMask
 from .loaders import IG4_ModelLoader, IG4_TextEncoderLoader, IG4_VAELoader
 from .lora import IG4_LoraLoader
 from .sampler import IG4_Sampler
 from .text_encode import IG4_TextEncode
 from .vae_decode import IG4_VAEDecode
+from .vae_encode import IG4_VAEEncode
 
 
 class Ideogram4Extension(ComfyExtension):
@@ -23,4 +25,6 @@ class Ideogram4Extension(ComfyExtension):
             IG4_Sampler,
             IG4_VAEDecode,
             IG4_CaptionOverlay,
+            IG4_VAEEncode,
+            IG4_ElementMask,
         ]

@@ -15,8 +15,7 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.devices import resolve_dtype
 from ..ideogram4_core.errors import ModelFileError
-from ..ideogram4_core.models.text_encoder import load_text_encoder
-from ..ideogram4_core.models.tokenizer import CaptionTokenizer
+from ..ideogram4_core.models.text_encoder import load_text_encoder, load_tokenizer
 from ..ideogram4_core.models.transformer import TransformerConfig
 from ..ideogram4_core.models.vae import load_vae
 from ..ideogram4_core.weights.transformer_weights import load_transformer
@@ -37,7 +36,8 @@ def _repo_roots() -> list[Path]:
 
 
 def _transformers() -> dict[str, Path]:
-    return catalog.transformers(comfy.folder_roots("diffusion_models"), comfy.folder_roots("diffusers"))
+    diffusion_roots = comfy.folder_roots("diffusion_models") + comfy.folder_roots("unet_gguf")
+    return catalog.transformers(diffusion_roots, comfy.folder_roots("diffusers"))
 
 
 def _text_encoders() -> dict[str, Path]:
@@ -87,7 +87,7 @@ class IG4_ModelLoader(io.ComfyNode):
             display_name="Ideogram 4 · Load Model",
             category=CATEGORY,
             description="Loads the conditional and unconditional Ideogram 4 transformers (official repo folder or "
-            "single files from models/diffusion_models; bf16, fp8, nf4, fp8_scaled, nvfp4).",
+            "single files from models/diffusion_models; bf16, fp8, nf4, fp8_scaled, nvfp4, int8, GGUF).",
             search_aliases=["ideogram", "ideogram4", "load model", "unet", "diffusion model"],
             inputs=[
                 io.Combo.Input(
@@ -216,7 +216,7 @@ class IG4_TextEncoderLoader(io.ComfyNode):
         )
 
     @classmethod
-    def _paths(cls, text_encoder: str, tokenizer: str) -> tuple[Path, Path]:
+    def _paths(cls, text_encoder: str, tokenizer: str) -> tuple[Path, Path | None]:
         path = catalog.pick(_text_encoders(), text_encoder, "Text encoder")
         return path, catalog.resolve_tokenizer(tokenizer, path, catalog.tokenizers(_repo_roots()))
 
@@ -227,11 +227,11 @@ class IG4_TextEncoderLoader(io.ComfyNode):
     @classmethod
     def execute(cls, text_encoder: str, tokenizer: str, compute_dtype: str = "auto") -> io.NodeOutput:
         path, tokenizer_folder = cls._paths(text_encoder, tokenizer)
-        caption_tokenizer = CaptionTokenizer.from_folder(tokenizer_folder)
+        caption_tokenizer = load_tokenizer(path, tokenizer_folder)
         dtype, device = _dtype(compute_dtype, "text_encoder")
         comfy.send_status(cls.hidden.unique_id, f"Loading {path.name}…")
         module = load_text_encoder(path, device=device, dtype=dtype)
-        lines = [f"text encoder: {_label(path)}", f"tokenizer: {tokenizer_folder}"]
+        lines = [f"text encoder: {_label(path)}", f"tokenizer: {tokenizer_folder or 'the vocabulary in the GGUF'}"]
         value = Ideogram4TextEncoderModel(
             comfy.wrap_model(module, "text_encoder"), caption_tokenizer, " · ".join(lines), dtype
         )

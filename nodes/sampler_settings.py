@@ -2,7 +2,9 @@
 
 The ``preset`` input is a DynamicCombo: its value arrives as ``{"preset": label, ...}`` and holds the custom
 fields (``steps``, ``guidance``, ``polish_steps``, ``polish_guidance``, ``mu``, ``std``) only when the label is
-``Custom``. In API-format prompts those fields are written ``"preset.steps"`` etc.
+``Custom``. In API-format prompts those fields are written ``"preset.steps"`` etc. ComfyUI does not check the
+label itself: a label that is not an option reaches the node's validator as the bare string (the sampler accepts
+all inputs for this), so `preset_error` refuses it when the prompt is queued.
 """
 
 from __future__ import annotations
@@ -27,13 +29,25 @@ PRESET_LABELS: dict[str, str] = {  # the first is the combo's default
 CUSTOM_FIELDS = ("steps", "guidance", "polish_steps", "polish_guidance", "mu", "std")
 
 
+def preset_error(preset: Mapping[str, Any] | str | None) -> str | None:
+    """Why the preset combo's value names no preset (a mapping for an option, the bare label ComfyUI passes when
+    it is not one), or None. Custom fields are checked when the node runs: validators only see their own inputs."""
+    label = preset.get("preset") if isinstance(preset, Mapping) else preset
+    if label in PRESET_LABELS or label == CUSTOM:
+        return None
+    choices = ", ".join([*PRESET_LABELS, CUSTOM])
+    if label is None:
+        return f"The preset is missing; choose one of {choices}."
+    return f"Unknown preset {label!r}; choose one of {choices}."
+
+
 def resolve_settings(preset: Mapping[str, Any]) -> SamplingSettings:
     """The settings the preset combo's value selects; Custom takes its own fields."""
     label = preset.get("preset")
     if label in PRESET_LABELS:
         return PRESETS[PRESET_LABELS[label]]
-    if label != CUSTOM:
-        raise Ideogram4Error(f"Unknown preset {label!r}; choose one of {', '.join([*PRESET_LABELS, CUSTOM])}.")
+    if (error := preset_error(preset)) is not None:
+        raise Ideogram4Error(error)
     missing = [f for f in CUSTOM_FIELDS if preset.get(f) is None]
     if missing:
         raise Ideogram4Error(f"The Custom preset needs {', '.join(missing)} (API prompts: 'preset.{missing[0]}').")

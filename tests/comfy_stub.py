@@ -43,7 +43,7 @@ def comfy_api_modules() -> dict[str, types.ModuleType]:
     io.NodeOutput = lambda *values, ui=None: SimpleNamespace(values=values, ui=ui)
     io.Hidden = SimpleNamespace(unique_id="UNIQUE_ID")
     io.Custom = _socket
-    for name in ("Int", "Float", "String", "Boolean", "Image", "Combo", "Latent"):
+    for name in ("Int", "Float", "String", "Boolean", "Image", "Combo", "Latent", "Mask"):
         setattr(io, name, _socket(name.upper()))
     ui = types.ModuleType("comfy_api.latest.ui")
     ui.PreviewImage = lambda image, cls=None: SimpleNamespace(as_dict=lambda: {"images": ["preview.png"]})

@@ -13,10 +13,12 @@ import pytest
 from aiohttp import web
 
 from tools.ideogram4_client import (
+    CUSTOM_FIELDS,
     ClientError,
     apply_overrides,
     format_node_errors,
     main,
+    output_path,
     parse_args,
     run_workflow,
     status_text,
@@ -25,6 +27,7 @@ from tools.ideogram4_client import (
 API = Path(__file__).resolve().parents[1] / "example_workflows" / "api"
 PNG = b"\x89PNG\r\n\x1a\nfake"
 PRESETS = ["Default (20 steps)", "Turbo (12 steps)", "Custom"]
+CUSTOM_DEFAULTS = {"steps": 20, "guidance": 7.0, "polish_steps": 2, "polish_guidance": 3.0, "mu": 0.0, "std": 1.75}
 WORKFLOW = API / "ideogram4_text_to_image.json"
 
 
@@ -53,11 +56,25 @@ def test_parse_args_defaults_and_overrides():
     assert (args.seed, args.width, args.height, args.preset) == (7, 512, 768, "Turbo (12 steps)")
 
 
+def test_custom_preset_fields_are_options(capsys: pytest.CaptureFixture[str]):
+    argv = ["wf.json", "--steps", "30", "--guidance", "5", "--polish-steps", "3", "--polish-guidance", "2.5"]
+    args = parse_args([*argv, "--mu", "0.25", "--std", "1.5"])
+    assert args.custom == {"steps": 30, "guidance": 5.0, "polish_steps": 3, "polish_guidance": 2.5, "mu": 0.25,
+                           "std": 1.5}  # fmt: skip
+    assert [type(v) for v in args.custom.values()] == list(CUSTOM_FIELDS.values())
+    assert parse_args(["wf.json", "--preset", "Custom", "--mu", "1"]).custom == {"mu": 1.0}
+    with pytest.raises(SystemExit):
+        parse_args(["wf.json", "--preset", "Turbo (12 steps)", "--steps", "30"])
+    assert "--steps sets a Custom preset field; drop --preset 'Turbo (12 steps)'" in capsys.readouterr().err
+
+
 def test_help_documents_the_usage(capsys: pytest.CaptureFixture[str]):
     with pytest.raises(SystemExit):
         main(["--help"])
     text = capsys.readouterr().out
-    for option in ("--caption-file", "--seed", "--width", "--height", "--preset", "--output", "exit status"):
+    options = ("--caption-file", "--seed", "--width", "--height", "--preset", "--output", "exit status", "--steps",
+               "--guidance", "--polish-steps", "--polish-guidance", "--mu", "--std")  # fmt: skip
+    for option in options:
         assert option in text
 
 
@@ -92,9 +109,22 @@ def test_preset_override_drops_the_custom_fields():
     }
 
 
+def test_custom_fields_keep_the_workflows_custom_values_and_fill_the_rest_from_the_defaults():
+    turbo = {"1": {"class_type": "IG4_Sampler", "inputs": {"preset": "Turbo (12 steps)", "seed": 1}}}
+    prompt = apply_overrides(turbo, custom={"steps": 30, "mu": 0.5}, custom_defaults=CUSTOM_DEFAULTS)
+    expected = {f"preset.{k}": v for k, v in (CUSTOM_DEFAULTS | {"steps": 30, "mu": 0.5}).items()}
+    assert prompt["1"]["inputs"] == {"preset": "Custom", "seed": 1, **expected}
+    custom = {"1": {"class_type": "IG4_Sampler", "inputs": {"preset": "Custom", "preset.steps": 9, "preset.std": 2.0}}}
+    prompt = apply_overrides(custom, preset="Custom", custom={"guidance": 4.0}, custom_defaults=CUSTOM_DEFAULTS)
+    assert prompt["1"]["inputs"] == {"preset": "Custom", **{f"preset.{k}": v for k, v in CUSTOM_DEFAULTS.items()},
+                                     "preset.steps": 9, "preset.std": 2.0, "preset.guidance": 4.0}  # fmt: skip
+
+
 def test_an_override_without_a_target_is_an_error():
     with pytest.raises(ClientError, match="--seed: the workflow has no IG4_Sampler input"):
         apply_overrides({"1": {"class_type": "SaveImage", "inputs": {}}}, seed=1)
+    with pytest.raises(ClientError, match="--preset: the workflow has no IG4_Sampler"):
+        apply_overrides({"1": {"class_type": "SaveImage", "inputs": {}}}, custom={"steps": 3})
     linked = {"1": {"class_type": "IG4_TextEncode", "inputs": {"caption": ["2", 0]}}, "2": {"class_type": "X"}}
     with pytest.raises(ClientError, match="--caption-file"):
         apply_overrides(linked, caption="x")
@@ -129,6 +159,17 @@ def test_node_errors_are_one_line_each():
     assert format_node_errors(body) == ["workflow: Prompt has no outputs"]
 
 
+def test_outputs_keep_their_subfolder_and_never_leave_the_output_folder(tmp_path: Path):
+    assert output_path(tmp_path, {"filename": "a.png", "subfolder": "ig4/posters"}) == tmp_path / "ig4/posters/a.png"
+    assert output_path(tmp_path, {"filename": "a.png", "subfolder": ""}) == tmp_path / "a.png"
+    assert output_path(tmp_path, {"filename": "a.png", "subfolder": "x\\y"}) == tmp_path / "x" / "y" / "a.png"
+    hostile = [("../a.png", ""), ("a.png", "../.."), ("/etc/a.png", ""), ("a.png", "/tmp"), ("a.png", "x/../../y"),
+               ("C:\\a.png", ""), ("a.png", "D:"), ("..\\a.png", ""), ("", "ig4")]  # fmt: skip
+    for filename, subfolder in hostile:
+        with pytest.raises(ClientError, match=f"not a file inside the output folder '{tmp_path}'; refusing"):
+            output_path(tmp_path, {"filename": filename, "subfolder": subfolder})
+
+
 def text_message(node: str, text: str) -> bytes:
     return struct.pack(">II", 3, len(node)) + node.encode() + text.encode()
 
@@ -141,9 +182,13 @@ def test_status_text_messages():
 class FakeComfyUI:
     """POST /prompt, /ws, /history, /view and /object_info, replaying one run's messages."""
 
-    def __init__(self, events: list[tuple[str, dict[str, Any]]], validation: dict | None = None) -> None:
+    def __init__(
+        self, events: list[tuple[str, dict[str, Any]]], validation: dict | None = None, images: list | None = None
+    ) -> None:
         self.events = events
         self.validation = validation
+        self.images = IMAGES if images is None else images
+        self.viewed: list[dict[str, str]] = []
         self.queued: dict | None = None
         self.ready = asyncio.Event()
         self.app = web.Application()
@@ -173,16 +218,17 @@ class FakeComfyUI:
         return web.json_response({"prompt_id": "p1", "number": 0, "node_errors": {}})
 
     async def history(self, request: web.Request) -> web.Response:
-        image = {"filename": "ideogram4_00001_.png", "subfolder": "ideogram4", "type": "output"}
         preview = {"filename": "tmp.png", "subfolder": "", "type": "temp"}
-        return web.json_response({"p1": {"outputs": {"9": {"images": [image]}, "10": {"images": [preview]}}}})
+        return web.json_response({"p1": {"outputs": {"9": {"images": self.images}, "10": {"images": [preview]}}}})
 
     async def view(self, request: web.Request) -> web.Response:
-        assert request.query["filename"] == "ideogram4_00001_.png" and request.query["subfolder"] == "ideogram4"
-        return web.Response(body=PNG, content_type="image/png")
+        self.viewed.append(dict(request.query))
+        return web.Response(body=PNG + request.query["subfolder"].encode(), content_type="image/png")
 
     async def object_info(self, request: web.Request) -> web.Response:
-        options = [{"key": label, "inputs": {}} for label in PRESETS]
+        fields = {name: ["INT" if kind is int else "FLOAT", {"default": CUSTOM_DEFAULTS[name]}]
+                  for name, kind in CUSTOM_FIELDS.items()}  # fmt: skip
+        options = [{"key": label, "inputs": {"required": fields} if label == "Custom" else {}} for label in PRESETS]
         return web.json_response(
             {"IG4_Sampler": {"input": {"required": {"preset": ["COMFY_DYNAMICCOMBO_V3", {"options": options}]}}}}
         )
@@ -202,6 +248,10 @@ async def _run(fake: FakeComfyUI, argv: list[str]) -> tuple[int, list[str]]:
     return code, lines
 
 
+IMAGES = [  # equal names from two SaveImage nodes with different prefixes' folders
+    {"filename": "ideogram4_00001_.png", "subfolder": "ideogram4", "type": "output"},
+    {"filename": "ideogram4_00001_.png", "subfolder": "ideogram4/overlay", "type": "output"},
+]
 SUCCESS = [
     ("execution_start", {}),
     ("executing", {"node": SAMPLER}),
@@ -218,13 +268,42 @@ def test_a_run_prints_progress_and_downloads_the_saved_images(tmp_path: Path):
     fake = FakeComfyUI(SUCCESS)
     code, lines = asyncio.run(_run(fake, [*argv, "--preset", "Turbo (12 steps)"]))
     assert code == 0, lines
-    assert (tmp_path / "out" / "ideogram4_00001_.png").read_bytes() == PNG
-    assert not (tmp_path / "out" / "tmp.png").exists(), "previews (temp) are not downloaded"
+    saved = [
+        tmp_path / "out" / "ideogram4" / "ideogram4_00001_.png",
+        tmp_path / "out/ideogram4/overlay/ideogram4_00001_.png",
+    ]
+    assert [p.read_bytes() for p in saved] == [PNG + b"ideogram4", PNG + b"ideogram4/overlay"]
+    assert [line for line in lines if line.startswith("saved ")] == [f"saved {p}" for p in saved]
+    assert [v["subfolder"] for v in fake.viewed] == ["ideogram4", "ideogram4/overlay"]
+    assert sorted(p for p in (tmp_path / "out").rglob("*") if p.is_file()) == sorted(saved), (
+        "previews stay on the server"
+    )
     assert f"node {SAMPLER} (IG4_Sampler) step 2/2" in lines
     assert f"node {SAMPLER} (IG4_Sampler): Turbo (12 steps): 12 steps" in lines
     sampler = node_of(fake.queued["prompt"], "IG4_Sampler")
     assert (sampler["seed"], sampler["preset"]) == (3, "Turbo (12 steps)")
     assert node_of(fake.queued["prompt"], "IG4_TextEncode")["caption"] == caption.read_text()
+
+
+def test_custom_fields_are_sent_with_the_servers_defaults_for_the_rest(tmp_path: Path):
+    fake = FakeComfyUI(SUCCESS)
+    argv = [str(WORKFLOW), "--output", str(tmp_path), "--steps", "30", "--polish-guidance", "2.5"]
+    code, lines = asyncio.run(_run(fake, argv))
+    assert code == 0, lines
+    sampler = node_of(fake.queued["prompt"], "IG4_Sampler")
+    assert sampler["preset"] == "Custom"
+    assert {k: v for k, v in sampler.items() if k.startswith("preset.")} == {
+        f"preset.{k}": v for k, v in (CUSTOM_DEFAULTS | {"steps": 30, "polish_guidance": 2.5}).items()
+    }
+
+
+def test_a_server_named_output_outside_the_folder_is_refused_before_writing(tmp_path: Path):
+    hostile = [IMAGES[0], {"filename": "evil.png", "subfolder": "../../", "type": "output"}]
+    fake = FakeComfyUI(SUCCESS, images=hostile)
+    with pytest.raises(ClientError, match=r"'../..//evil.png', which is not a file inside the output folder"):
+        asyncio.run(_run(fake, [str(WORKFLOW), "--output", str(tmp_path / "out")]))
+    assert not (tmp_path / "out").exists() and fake.viewed == [], "nothing is downloaded or written"
+    assert not (tmp_path / "evil.png").exists()
 
 
 def test_an_execution_error_exits_1_with_the_message():

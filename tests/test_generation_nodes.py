@@ -83,6 +83,7 @@ def test_schemas(pack):
     inputs = {i.id: i for i in sampler.inputs}
     assert list(inputs) == [
         "model", "conditioning", "width", "height", "seed", "preset", "batch_size", "latent", "denoise",
+        "step_cache", "progressive",
     ]  # fmt: skip
     assert inputs["seed"].control_after_generate is True and inputs["latent"].optional
     options = {o.key: [i.id for i in o.inputs] for o in inputs["preset"].options}
@@ -101,10 +102,23 @@ def test_schemas(pack):
 
 def test_size_validation(pack):
     validate = pack.sampler.IG4_Sampler.validate_inputs
-    assert validate(width=1024, height=64) is True
-    assert "multiple of 16" in validate(width=1000, height=1024)
-    assert validate(width=None, height=1024) is True  # linked: checked when it runs
-    assert validate(width=64, height=64, preset={"preset": "Custom", "steps": None}) is True
+    assert validate(width=1024, height=64, preset=TURBO) is True
+    assert "multiple of 16" in validate(width=1000, height=1024, preset=TURBO)
+    assert validate(width=None, height=1024, preset=TURBO) is True  # linked: checked when it runs
+    assert validate(width=64, height=64, preset={"preset": "Custom", "steps": None}) is True  # ComfyUI reports it
+
+
+def test_preset_validation_at_queue_time(pack):
+    """ComfyUI nests a known label into a mapping and passes one that is no option as the bare string (the
+    sampler accepts all inputs for this), so the validator sees and refuses it before anything runs."""
+    validate = pack.sampler.IG4_Sampler.validate_inputs
+    assert pack.sampler.IG4_Sampler.define_schema().accept_all_inputs is True
+    assert validate(width=64, height=64, preset=TURBO) is True
+    assert validate(width=64, height=64, preset="Fast") == (
+        "Unknown preset 'Fast'; choose one of Default (20 steps), Quality (48 steps), Turbo (12 steps), "
+        "Community (34 steps), Community (16 steps), Few-step LoRA (8 steps), Few-step LoRA (4 steps), Custom."
+    )
+    assert validate(width=64, height=64).startswith("The preset is missing; choose one of Default (20 steps)")
 
 
 def test_chain_matches_the_headless_pipeline(pack, loaded, repo: Path, fake: FakeComfy):
@@ -149,8 +163,8 @@ def test_sampler_custom_settings_batch_and_errors(pack, loaded):
         _generate(pack, loaded, preset=custom | {"polish_steps": 5})
     with pytest.raises(pack.errors.Ideogram4Error, match="not a positive multiple of 16"):
         _generate(pack, loaded, width=72)
-    with pytest.raises(pack.errors.Ideogram4Error, match="Unknown preset None"):
-        _generate(pack, loaded, preset=None)  # what ComfyUI passes for a label that is not an option
+    samples_again, _ = _generate(pack, loaded, preset=custom, batch_size=2, **{"preset.steps": 9})
+    assert torch.equal(samples_again, samples), "a key that is no input (accept_all_inputs) is ignored"
 
 
 def test_image_to_image_start(pack, loaded, fake: FakeComfy):

@@ -121,7 +121,7 @@ def test_api_twin_is_the_converted_ui_workflow(path: Path, node_types: NodeTypes
 def test_models_are_the_file_names_users_have(path: Path):
     for node in read(path.parent / "api" / path.name).values():
         for name, value in node["inputs"].items():
-            linked = isinstance(value, list)  # e.g. the LoRA node's model input
+            linked = isinstance(value, list)  # a link to another node (the LoRA node's model input)
             if (
                 name in MODEL_NAMES
                 and not linked

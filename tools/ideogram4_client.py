@@ -14,8 +14,8 @@ import json
 import struct
 import sys
 import uuid
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path, PureWindowsPath
 from typing import Any
 
 import aiohttp
@@ -25,10 +25,22 @@ TEXT_EVENT = 3  # ComfyUI's binary websocket event carrying a node's status text
 CAPTION_NODES = {"IG4_TextEncode": "caption", "IG4_CaptionOverlay": "caption", "IG4_CaptionBuilder": "document"}
 STRING_SOURCES = {"PrimitiveString": "value", "PrimitiveStringMultiline": "value"}
 SAMPLER = "IG4_Sampler"
+CUSTOM = "Custom"
+# The Custom preset's fields: the sampler input each sets (API prompts: "preset.<field>") and its type.
+CUSTOM_FIELDS: dict[str, type] = {
+    "steps": int,
+    "guidance": float,
+    "polish_steps": int,
+    "polish_guidance": float,
+    "mu": float,
+    "std": float,
+}
 EPILOG = """examples:
   %(prog)s example_workflows/api/ideogram4_single_files.json --caption-file poster.json --seed 7
   %(prog)s workflow_api.json --server http://192.168.1.20:8188 --width 1344 --height 768 \\
       --preset "Quality (48 steps)" --output renders/
+  %(prog)s workflow_api.json --steps 30 --guidance 5 --polish-steps 3 --polish-guidance 2.5
+      (Custom preset; fields not given keep the workflow's Custom values, else the server's defaults)
 
 exit status: 0 images saved; 1 the run failed (execution error, interrupted, no images);
              2 bad arguments or the server refused the workflow (validation errors listed one per line)."""
@@ -58,9 +70,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--width", type=int, help="image width (IG4_Sampler, or the Caption Builder feeding it)")
     parser.add_argument("--height", type=int, help="image height (IG4_Sampler, or the Caption Builder feeding it)")
     parser.add_argument("--preset", help='sampler preset label, e.g. "Turbo (12 steps)" (checked with the server)')
-    parser.add_argument("--output", type=Path, default=Path("output"), help="folder for the images (default: output)")
+    custom = parser.add_argument_group("Custom preset (any of these selects it)")
+    for field, kind in CUSTOM_FIELDS.items():
+        custom.add_argument(f"--{field.replace('_', '-')}", dest=field, type=kind, metavar=kind.__name__.upper())
+    parser.add_argument(
+        "--output",
+        type=Path,
+        default=Path("output"),
+        help="folder for the images, which keep the server's subfolders (default: output)",
+    )
     parser.add_argument("--timeout", type=float, default=3600, help="seconds to wait for the run (default: 3600)")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.custom = {field: getattr(args, field) for field in CUSTOM_FIELDS if getattr(args, field) is not None}
+    if args.custom and args.preset not in (None, CUSTOM):
+        parser.error(f"--{next(iter(args.custom)).replace('_', '-')} sets a Custom preset field; drop --preset "
+                     f"{args.preset!r} or use --preset {CUSTOM}")  # fmt: skip
+    return args
 
 
 def _targets(prompt: Prompt, classes: dict[str, str]) -> Iterator[tuple[dict[str, Any], str]]:
@@ -88,6 +113,18 @@ def _override(prompt: Prompt, classes: dict[str, str], value: Any, sources: dict
         raise ClientError(f"{what}: the workflow has no {' / '.join(sorted(classes))} input to override")
 
 
+def _set_preset(inputs: dict[str, Any], label: str, custom: Mapping[str, Any], defaults: Mapping[str, Any]) -> None:
+    """Select `label` on one sampler. Custom keeps the fields the workflow had for it, filling the others from
+    `defaults`, then takes `custom`; any other label drops them."""
+    kept = {key: value for key, value in inputs.items() if key.startswith("preset.")}
+    for key in kept:
+        del inputs[key]
+    inputs["preset"], was = label, inputs.get("preset")
+    if label == CUSTOM:
+        inputs.update({f"preset.{k}": v for k, v in defaults.items()} | (kept if was == CUSTOM else {}))
+        inputs.update({f"preset.{k}": v for k, v in custom.items()})
+
+
 def apply_overrides(
     prompt: Prompt,
     *,
@@ -96,8 +133,11 @@ def apply_overrides(
     width: int | None = None,
     height: int | None = None,
     preset: str | None = None,
+    custom: Mapping[str, Any] | None = None,
+    custom_defaults: Mapping[str, Any] | None = None,
 ) -> Prompt:
-    """A copy of the API prompt with the given values set; ClientError when nothing takes one of them."""
+    """A copy of the API prompt with the given values set; ClientError when nothing takes one of them.
+    `custom` sets Custom preset fields (selecting Custom); `custom_defaults` fill the fields nobody gave."""
     prompt = copy.deepcopy(prompt)
     if caption is not None:
         _override(prompt, CAPTION_NODES, caption, STRING_SOURCES, "--caption-file")
@@ -106,11 +146,12 @@ def apply_overrides(
     for name, value in (("width", width), ("height", height)):
         if value is not None:
             _override(prompt, {SAMPLER: name}, value, {"IG4_CaptionBuilder": name}, f"--{name}")
-    if preset is not None:
-        for inputs, _ in _targets(prompt, {SAMPLER: "preset"}):
-            for key in [key for key in inputs if key.startswith("preset.")]:
-                del inputs[key]  # the Custom preset's own fields
-        _override(prompt, {SAMPLER: "preset"}, preset, {}, "--preset")
+    if preset is not None or custom:
+        samplers = [inputs for inputs, _ in _targets(prompt, {SAMPLER: "preset"})]
+        if not samplers:
+            raise ClientError(f"--preset: the workflow has no {SAMPLER} input to override")
+        for inputs in samplers:
+            _set_preset(inputs, preset or CUSTOM, custom or {}, custom_defaults or {})
     return prompt
 
 
@@ -175,11 +216,15 @@ async def _json(response: aiohttp.ClientResponse) -> Any:
     return await response.json(content_type=None)
 
 
-async def preset_labels(session: aiohttp.ClientSession, server: str) -> list[str]:
+async def sampler_presets(session: aiohttp.ClientSession, server: str) -> dict[str, dict[str, Any]]:
+    """The sampler's preset labels, each with its own fields' defaults (only Custom has fields)."""
     async with session.get(f"{server}/object_info/{SAMPLER}") as response:
         info = await _json(response)
     spec = info[SAMPLER]["input"]["required"]["preset"]
-    return [option["key"] for option in spec[1]["options"]]
+    return {
+        option["key"]: {name: value[1].get("default") for name, value in option["inputs"].get("required", {}).items()}
+        for option in spec[1]["options"]
+    }
 
 
 async def follow(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
@@ -196,32 +241,44 @@ async def follow(ws: aiohttp.ClientWebSocketResponse, run: Run) -> None:
     raise ClientError("the server closed the websocket before the run finished")
 
 
+def output_path(folder: Path, image: Mapping[str, Any]) -> Path:
+    """Where a server-saved image goes: its subfolder and name under `folder` (equal names in different subfolders
+    stay apart). A name that would leave `folder` (absolute, a drive, `..`) is refused."""
+    subfolder, filename = str(image.get("subfolder") or ""), str(image.get("filename") or "")
+    parts = [PureWindowsPath(p) for p in (subfolder, filename)]  # splits on / and backslash; sees roots, drives
+    if not filename or any(part.anchor or ".." in part.parts for part in parts):
+        shown = f"{subfolder}/{filename}" if subfolder else filename
+        raise ClientError(
+            f"the server named an output {shown!r}, which is not a file inside the output folder {str(folder)!r}; "
+            "refusing to write it (is this a ComfyUI server you trust?)"
+        )
+    return folder.joinpath(*parts[0].parts, *parts[1].parts)
+
+
 async def download(session: aiohttp.ClientSession, server: str, prompt_id: str, folder: Path) -> list[Path]:
-    """Save the images the prompt's output nodes saved (type "output") into `folder`."""
+    """Save the images the prompt's output nodes saved (type "output") under `folder`, keeping their subfolders."""
     async with session.get(f"{server}/history/{prompt_id}") as response:
         entry = (await _json(response)).get(prompt_id, {})
-    saved = []
-    for output in entry.get("outputs", {}).values():
-        for image in output.get("images", []):
-            if image.get("type") != "output":
-                continue
-            query = {key: image.get(key, "") for key in ("filename", "subfolder", "type")}
-            async with session.get(f"{server}/view", params=query) as response:
-                response.raise_for_status()
-                data = await response.read()
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / Path(image["filename"]).name
-            path.write_bytes(data)
-            saved.append(path)
-    return saved
+    outputs = entry.get("outputs", {}).values()
+    images = [image for output in outputs for image in output.get("images", []) if image.get("type") == "output"]
+    paths = [output_path(folder, image) for image in images]  # every name is checked before anything is written
+    for image, path in zip(images, paths, strict=True):
+        query = {key: image.get(key, "") for key in ("filename", "subfolder", "type")}
+        async with session.get(f"{server}/view", params=query) as response:
+            response.raise_for_status()
+            data = await response.read()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return paths
 
 
 async def run_workflow(args: argparse.Namespace, echo: Callable[[str], None] = print) -> int:
     server = args.server.rstrip("/")
     client_id = uuid.uuid4().hex
     async with aiohttp.ClientSession() as session:
-        if args.preset is not None and args.preset not in (labels := await preset_labels(session, server)):
-            raise ClientError(f"--preset {args.preset!r} is not one of: {', '.join(labels)}")
+        presets = await sampler_presets(session, server) if args.preset is not None or args.custom else {}
+        if args.preset is not None and args.preset not in presets:
+            raise ClientError(f"--preset {args.preset!r} is not one of: {', '.join(presets)}")
         prompt = apply_overrides(
             json.loads(args.workflow.read_text(encoding="utf-8")),
             caption=args.caption_file.read_text(encoding="utf-8") if args.caption_file else None,
@@ -229,6 +286,8 @@ async def run_workflow(args: argparse.Namespace, echo: Callable[[str], None] = p
             width=args.width,
             height=args.height,
             preset=args.preset,
+            custom=args.custom,
+            custom_defaults=presets.get(CUSTOM),
         )
         run = Run(prompt, echo)
         async with session.ws_connect(f"{server}/ws", params={"clientId": client_id}) as ws:

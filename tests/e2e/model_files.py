@@ -58,7 +58,8 @@ def write_text_encoder_file(file: Path, folder_file: Path) -> None:
 
 def write_vae_file(file: Path) -> None:
     torch.manual_seed(0)
-    _save(Flux2VAE(VAEConfig(decoder_channels=(32, 32, 32, 32), encoder_channels=None, layers_per_block=1)), file)
+    levels = (32, 32, 32, 32)  # with the encoder: the editing workflows encode pictures
+    _save(Flux2VAE(VAEConfig(decoder_channels=levels, encoder_channels=levels, layers_per_block=1)), file)
 
 
 def write_lora_file(file: Path, transformer: Path, seed: int = 0) -> None:

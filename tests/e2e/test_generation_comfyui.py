@@ -64,14 +64,22 @@ def test_a_size_that_is_not_a_multiple_of_16_is_refused_at_queue_time(comfyui: C
     assert errors[0]["type"] == "custom_validation_failed" and "not a positive multiple of 16" in errors[0]["details"]
 
 
-def test_an_unknown_preset_fails_on_the_node_and_the_server_keeps_running(comfyui: ComfyUI, repo: Path):
+def test_an_unknown_preset_is_refused_at_queue_time(comfyui: ComfyUI, repo: Path):
+    """ComfyUI does not check DynamicCombo labels; the sampler's validator does, before anything runs."""
     prompt = graph()
-    prompt["5"]["inputs"]["preset"] = "Fast"  # ComfyUI does not check DynamicCombo labels
-    entry = comfyui.run_prompt(prompt)
-    assert entry["status"]["status_str"] == "error"
-    errors = [m for kind, m in entry["status"]["messages"] if kind == "execution_error"]
-    assert errors[0]["node_id"] == "5" and "Unknown preset None" in errors[0]["exception_message"]
-    assert comfyui.run_prompt(graph())["status"]["status_str"] == "success"
+    prompt["5"]["inputs"]["preset"] = "Fast"
+    status, body = comfyui.post("/prompt", {"prompt": prompt})
+    assert status == 400, body
+    details = {error["details"] for error in body["node_errors"]["5"]["errors"]}
+    assert any("Unknown preset 'Fast'; choose one of Default (20 steps)" in d and "Custom" in d for d in details)
+    incomplete = {"preset": "Custom", "preset.steps": 3}  # ComfyUI itself names the missing Custom fields
+    status, body = comfyui.post("/prompt", {"prompt": graph(**incomplete)})
+    missing = {e["details"] for e in body["node_errors"]["5"]["errors"] if e["type"] == "required_input_missing"}
+    assert status == 400 and missing == {"guidance", "polish_steps", "polish_guidance", "mu", "std"}, body
+    stale = graph(**{"preset.steps": 3})  # a Custom field left over after switching to a preset is ignored
+    entry = comfyui.run_prompt(stale)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    assert entry["outputs"]["5"]["text"][0].startswith("Turbo (12 steps): 12 steps")
 
 
 def test_the_latent_round_trips_through_core_save_and_load_latent(comfyui: ComfyUI, repo: Path):

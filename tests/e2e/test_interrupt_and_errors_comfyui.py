@@ -115,13 +115,19 @@ def test_the_client_runs_a_workflow_end_to_end(comfyui: ComfyUI, models: Path, t
     caption.write_text(json.dumps({"compositional_deconstruction": {"background": "a calm sea", "elements": []}}))
     output = tmp_path / "out"
     args = ["--caption-file", str(caption), "--seed", "5", "--width", "256", "--height", "320"]
-    process = client(comfyui, str(API / "ideogram4_batch_caption_overlay.json"), *args, "--output", str(output))
+    custom = ["--steps", "4", "--polish-steps", "1", "--mu", "0.25"]  # the rest: the server's Custom defaults
+    process = client(
+        comfyui, str(API / "ideogram4_batch_caption_overlay.json"), *args, *custom, "--output", str(output)
+    )
     text = process.communicate(timeout=120)[0]
     lines = text.splitlines()
     assert process.returncode == 0, text
     assert lines[0].startswith("queued ")
-    assert any("(IG4_Sampler) step 12/12" in line for line in lines), text
+    assert any(
+        "(IG4_Sampler): Custom: 4 steps, guidance 7 (1 polish @ 3), mu 0.25, std 1.75" in line for line in lines
+    ), text
+    assert any("(IG4_Sampler) step 4/4" in line for line in lines), text
     assert any("(IG4_VAEDecode) step 2/2" in line for line in lines), text
-    saved = sorted(output.glob("*.png"))
+    saved = sorted((output / "ideogram4").glob("batch_*.png"))  # the server's subfolder is kept
     assert len(saved) == 2 and all(p.read_bytes().startswith(b"\x89PNG") for p in saved)
     assert [line for line in lines if line.startswith("saved ")] == [f"saved {p}" for p in saved]

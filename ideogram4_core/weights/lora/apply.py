@@ -14,7 +14,9 @@ conditional branch and, in single-model mode, the unconditional one.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+import dataclasses
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -22,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ...errors import ModelFileError
-from ...models.transformer import Ideogram4Transformer
+from ...models.transformer import BranchInputs, Ideogram4Transformer
 from .reading import LoraFile
 
 
@@ -108,6 +110,7 @@ class LoraTransformer(nn.Module):
         self.base = base
         self.stack = stack
         self.branches = side_branches(base, stack)
+        self._attached_now = False
 
     @property
     def config(self):
@@ -124,9 +127,43 @@ class LoraTransformer(nn.Module):
     def rotary(self, *args, **kwargs) -> tuple[torch.Tensor, torch.Tensor]:
         return self.base.rotary(*args, **kwargs)
 
+    @contextlib.contextmanager
+    def _active(self) -> Iterator[None]:
+        """The side branches attached, once: nested calls (a block inside `run`) reuse the outer attachment."""
+        if self._attached_now:
+            yield
+            return
+        self._attached_now = True
+        try:
+            with attached(self.base, self.branches):
+                yield
+        finally:
+            self._attached_now = False
+
+    def _call(self, function: Callable[..., torch.Tensor], *args, **kwargs) -> torch.Tensor:
+        with self._active():
+            return function(*args, **kwargs)
+
+    def prepare(self, *args, **kwargs) -> BranchInputs:
+        """The base's per-run inputs; its blocks run with the side branches attached (also for step caching)."""
+        inputs = self._call(self.base.prepare, *args, **kwargs)
+        blocks = [functools.partial(self._call, block) for block in inputs.blocks]
+        return dataclasses.replace(inputs, blocks=blocks)
+
+    def run(self, *args, **kwargs) -> torch.Tensor:
+        return self._call(self.base.run, *args, **kwargs)
+
+    def time_conditioning(self, *args, **kwargs) -> torch.Tensor:
+        return self._call(self.base.time_conditioning, *args, **kwargs)
+
+    def embed(self, *args, **kwargs) -> torch.Tensor:
+        return self._call(self.base.embed, *args, **kwargs)
+
+    def head(self, *args, **kwargs) -> torch.Tensor:
+        return self._call(self.base.head, *args, **kwargs)
+
     def forward(self, *args, **kwargs) -> torch.Tensor:
-        with attached(self.base, self.branches):
-            return self.base(*args, **kwargs)
+        return self._call(self.base, *args, **kwargs)
 
 
 def with_loras(base: Ideogram4Transformer, stack: Sequence[LoraUse]) -> nn.Module:
