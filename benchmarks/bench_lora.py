@@ -31,7 +31,7 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
 from diffusers import Ideogram4Pipeline, Ideogram4Transformer2DModel  # noqa: E402
 from fixtures_lora import merged, peft_lora  # noqa: E402
-from fixtures_model import randomized  # noqa: E402
+from fixtures_model import TINY_DIT, randomized  # noqa: E402
 from fixtures_quant import write_official_fp8_transformer  # noqa: E402
 from test_transformer import reference_velocity  # noqa: E402
 
@@ -39,6 +39,7 @@ from ideogram4_core.weights.lora import LoraUse, read_lora, with_loras  # noqa: 
 from ideogram4_core.weights.transformer_weights import load_transformer  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
+TEXT_FEATURES = TINY_DIT["llm_features_dim"]  # what the reference helper packs (text width barely matters here)
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "w1", "w2", "w3"]
 
 
@@ -72,7 +73,7 @@ def main() -> None:
     device, dtype = torch.device(args.device), DTYPES[args.dtype]
     hidden = 256 * args.heads
     config = dict(num_layers=args.layers, attention_head_dim=256, num_attention_heads=args.heads,
-                  intermediate_size=hidden * 11 // 4, adaln_dim=256, llm_features_dim=4096)  # fmt: skip
+                  intermediate_size=hidden * 11 // 4, adaln_dim=256, llm_features_dim=TEXT_FEATURES)  # fmt: skip
     reference = randomized(Ideogram4Transformer2DModel(**config), seed=0, scale=0.02)
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
@@ -91,7 +92,7 @@ def main() -> None:
     grid = (args.size // 16, args.size // 16)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(1, grid[0] * grid[1], 128, generator=gen).to(device, dtype)
-    text = torch.randn(1, args.text, 4096, generator=gen).to(device, dtype)
+    text = torch.randn(1, args.text, TEXT_FEATURES, generator=gen).to(device, dtype)
     t = torch.tensor([0.5], device=device)
     rope = ours.rotary(args.text, grid, device)
     side = with_loras(ours, (LoraUse(lora, 1.0),))
