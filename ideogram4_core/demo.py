@@ -57,7 +57,8 @@ _DIT = TransformerConfig(
     llm_features_dim=_TEXT.feature_dim,
     mrope_section=(8, 8, 8),
 )
-_VAE = VAEConfig(decoder_channels=(16, 16, 32, 32), encoder_channels=None, layers_per_block=1, norm_groups=8)
+_VAE_LEVELS = (16, 16, 32, 32)
+_VAE = VAEConfig(decoder_channels=_VAE_LEVELS, encoder_channels=_VAE_LEVELS, layers_per_block=1, norm_groups=8)
 
 
 def write_demo_model(folder: Path, seed: int = 0) -> Path:

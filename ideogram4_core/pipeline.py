@@ -15,16 +15,19 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .errors import CaptionError, ModelFileError
+from .editing import Edit, encode_image
+from .errors import CaptionError, Ideogram4Error, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
-from .models.text_encoder import TextEncoder, find_tokenizer_folder
-from .models.tokenizer import CaptionTokenizer
-from .models.vae import load_vae
+from .models.text_encoder import TextEncoder, load_tokenizer
+from .models.transformer import Ideogram4Transformer
+from .models.vae import Flux2VAE, load_vae
+from .sampling.fast_modes import EXACT, FastModes, sample_fast
 from .sampling.latents import token_grid, tokens_to_vae
-from .sampling.sampler import StepCallback, initial_noise, sample
+from .sampling.sampler import StartLatent, StepCallback, initial_noise
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size
 from .weights.identify import expect
+from .weights.lora import LoraChoice, LoraStack, with_loras
 from .weights.transformer_weights import load_transformer, read_transformer_config
 
 OFFICIAL_FOLDERS = ("transformer", "unconditional_transformer", "text_encoder", "tokenizer", "vae")
@@ -41,13 +44,17 @@ class ModelPaths:
     tokenizer: Path | None = None
 
     @classmethod
-    def from_folder(cls, folder: str | Path) -> ModelPaths:
-        """The official layout: transformer/, unconditional_transformer/, text_encoder/, tokenizer/, vae/."""
+    def from_folder(cls, folder: str | Path, *, unconditional: bool = True) -> ModelPaths:
+        """The official layout: transformer/, unconditional_transformer/, text_encoder/, tokenizer/, vae/.
+
+        `unconditional` False (single-model mode) ignores unconditional_transformer/: it may even be absent.
+        """
         folder = Path(folder)
         if not folder.is_dir():
             raise ModelFileError(f"Model folder not found: {folder}. Pass the downloaded Ideogram 4 repo folder.")
         _refuse_other_pipeline(folder)
-        missing = [name for name in OFFICIAL_FOLDERS if not (folder / name).is_dir()]
+        wanted = [name for name in OFFICIAL_FOLDERS if unconditional or name != "unconditional_transformer"]
+        missing = [name for name in wanted if not (folder / name).is_dir()]
         if "transformer" in missing:
             raise ModelFileError(
                 f"{folder} is not an Ideogram 4 model folder (no transformer/). Expected the official layout "
@@ -57,8 +64,8 @@ class ModelPaths:
             raise ModelFileError(
                 f"{folder} is missing {', '.join(f'{n}/' for n in missing)}. Download the complete Ideogram 4 repo."
             )
-        return cls(*(folder / name for name in ("transformer", "unconditional_transformer", "text_encoder", "vae")),
-                   tokenizer=folder / "tokenizer")  # fmt: skip
+        uncond = folder / "unconditional_transformer" if unconditional else None
+        return cls(folder / "transformer", uncond, folder / "text_encoder", folder / "vae", folder / "tokenizer")
 
 
 def _refuse_other_pipeline(folder: Path) -> None:
@@ -81,10 +88,20 @@ class GenerationResult:
 
 
 class Ideogram4Pipeline:
-    def __init__(self, paths: ModelPaths, *, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(
+        self,
+        paths: ModelPaths,
+        *,
+        device: torch.device,
+        dtype: torch.dtype,
+        loras: LoraChoice | None = None,
+        fast: FastModes = EXACT,
+    ) -> None:
         self.paths = paths
         self.device = device
         self.dtype = dtype
+        self.loras = loras or LoraChoice()
+        self.fast = fast  # opt-in fast modes; the default samples exactly
 
     def generate(
         self,
@@ -96,47 +113,71 @@ class Ideogram4Pipeline:
         settings: SamplingSettings,
         batch_size: int = 1,
         callback: StepCallback | None = None,
+        edit: Edit | None = None,
     ) -> GenerationResult:
-        """Render `batch_size` images per caption; image order is caption-major like the reference."""
+        """Render `batch_size` images per caption; image order is caption-major like the reference.
+
+        With `edit`, sampling starts from its picture (img2img, or inpainting with its mask) at its size.
+        """
         captions = [captions] if isinstance(captions, str) else list(captions)
         if not captions or any(not c.strip() for c in captions):
             raise CaptionError("The caption is empty. Write a caption (ideally the JSON caption format).")
         if batch_size < 1:
             raise CaptionError(f"Batch size must be at least 1 (got {batch_size}).")
-        check_size(width, height, full_size=read_transformer_config(self.paths.transformer).is_full_size)
-        needs_uncond = self._check_unconditional(settings)
-        self._check_token_counts(captions)
+        config = read_transformer_config(self.paths.transformer)
+        check_size(width, height, full_size=config.is_full_size)
+        if edit is not None and edit.size != (width, height):
+            raise Ideogram4Error(f"The picture to edit is {edit.size[0]}×{edit.size[1]}, not {width}×{height}.")
+        needs_uncond = self.check_unconditional(settings)
+        self.check_token_counts(captions)
+        stacks = self.loras.stacks()  # every LoRA is read and checked before any model weights
+        for use in (*stacks[0], *stacks[1]):
+            use.lora.check_fits(config)
 
+        start = None if edit is None else edit.start(self._encode_image(edit.image))
         features = self._encode(captions)
         per_image = [f for f in features for _ in range(batch_size)]
         grid = token_grid(width, height)
-        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, callback)
+        tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, stacks, callback, start)
         latent = tokens_to_vae(tokens, grid)
-        return GenerationResult(self._decode(latent), latent, tokens)
+        images = self._decode(latent)
+        if edit is not None:
+            images = edit.finish(images)
+        return GenerationResult([unit_to_pil(image) for image in images], latent, tokens)
 
-    def _check_unconditional(self, settings: SamplingSettings) -> bool:
+    def check_unconditional(self, settings: SamplingSettings) -> bool:
         """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
         if all(g == 1.0 for g in settings.guidance_schedule()):
             return False
+        if self.loras.unconditional_from_conditional:
+            return True
         if self.paths.unconditional_transformer is None:
             raise ModelFileError(
-                "Guidance needs the unconditional transformer; pass --unconditional-transformer (or set guidance 1)."
+                "Guidance needs the unconditional transformer; pass --unconditional-transformer, or "
+                "--unconditional-from-conditional with an unconditional LoRA, or set guidance 1."
             )
         expect(self.paths.unconditional_transformer, "unconditional_transformer")
         return True
 
-    def _tokenizer_folder(self) -> Path:
-        return self.paths.tokenizer or find_tokenizer_folder(self.paths.text_encoder)
-
-    def _check_token_counts(self, captions: list[str]) -> None:
+    def check_token_counts(self, captions: list[str]) -> None:
         """Fail on over-long captions before any model weights are read."""
-        tokenizer = CaptionTokenizer.from_folder(self._tokenizer_folder())
+        tokenizer = load_tokenizer(self.paths.text_encoder, self.paths.tokenizer)
         for caption in captions:
             tokenizer.token_ids(caption)
 
+    def load_text_encoder(self) -> TextEncoder:
+        return TextEncoder.load(self.paths.text_encoder, self.paths.tokenizer, device=self.device, dtype=self.dtype)
+
+    def load_branch(self, branch: str) -> Ideogram4Transformer:
+        """The conditional ("cond") or unconditional ("uncond") transformer, without LoRAs."""
+        path = self.paths.transformer if branch == "cond" else self.paths.unconditional_transformer
+        return load_transformer(path, device=self.device, dtype=self.dtype, branch=branch)
+
+    def load_vae(self) -> Flux2VAE:
+        return load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+
     def _encode(self, captions: list[str]) -> list[torch.Tensor]:
-        folder = self._tokenizer_folder()
-        encoder = TextEncoder.load(self.paths.text_encoder, folder, device=self.device, dtype=self.dtype)
+        encoder = self.load_text_encoder()
         try:
             return encoder.encode(captions)
         finally:
@@ -151,34 +192,52 @@ class Ideogram4Pipeline:
         seed: int,
         settings: SamplingSettings,
         needs_uncond: bool,
+        stacks: tuple[LoraStack, LoraStack],
         callback: StepCallback | None,
+        start: StartLatent | None = None,
     ) -> torch.Tensor:
-        cond = load_transformer(self.paths.transformer, device=self.device, dtype=self.dtype, branch="cond")
-        uncond = None
+        base = self.load_branch("cond")
+        uncond_base = None
         if needs_uncond:
-            uncond = load_transformer(
-                self.paths.unconditional_transformer, device=self.device, dtype=self.dtype, branch="uncond"
-            )
+            uncond_base = base if self.loras.unconditional_from_conditional else self.load_branch("uncond")
+        cond = with_loras(base, stacks[0])
+        uncond = None if uncond_base is None else with_loras(uncond_base, stacks[1])
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
-            return sample(cond, uncond, text, noise, grid, size, settings, callback).cpu()
+            return sample_fast(cond, uncond, text, noise, grid, size, settings, callback, start, self.fast).cpu()
         finally:
-            del cond, uncond
+            del base, uncond_base, cond, uncond
             _release(self.device)
 
-    def _decode(self, latent: torch.Tensor) -> list[Image.Image]:
-        vae = load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
+    def _encode_image(self, image: torch.Tensor) -> torch.Tensor:
+        """(1, H, W, 3) picture in [0, 1] → normalised latent tokens (1, N, 128) on the CPU."""
+        vae = self.load_vae()
         try:
-            with torch.inference_mode():
-                return [to_pil(vae.decode(z.unsqueeze(0))[0]) for z in latent]
+            return encode_image(vae, image).cpu()
+        finally:
+            del vae
+            _release(self.device)
+
+    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
+        """VAE latents → (B, H, W, 3) float32 images in [0, 1] on the CPU."""
+        vae = self.load_vae()
+        try:
+            return decode_units(vae, latent)
         finally:
             del vae
             _release(self.device)
 
 
-def to_pil(image: torch.Tensor) -> Image.Image:
-    """(3, H, W) VAE output in [-1, 1] → 8-bit RGB, rounded like the reference's post-processing."""
-    return unit_to_pil(decoded_to_unit(image).permute(1, 2, 0))
+def decode_units(vae: Flux2VAE, latent: torch.Tensor) -> torch.Tensor:
+    """Decode (B, 32, H/8, W/8) latents one image at a time (a batch's images do not change each other) into
+    (B, H, W, 3) float32 images in [0, 1] on the CPU."""
+    with torch.inference_mode():
+        return torch.cat([decoded_to_unit(vae.decode(z.unsqueeze(0))).permute(0, 2, 3, 1).cpu() for z in latent])
+
+
+def decode_images(vae: Flux2VAE, latent: torch.Tensor) -> list[Image.Image]:
+    """`decode_units` as 8-bit RGB, rounded like the reference's post-processing."""
+    return [unit_to_pil(image) for image in decode_units(vae, latent)]
 
 
 def _release(device: torch.device) -> None:

@@ -3,11 +3,14 @@
 Inputs: ``width``/``height`` (multiples of 16), ``document`` (STRING, written by the web editor), ``strict``
 (Boolean); optional ``caption`` (STRING from upstream, e.g. an LLM: forgivingly imported and, when non-empty,
 used instead of the document's caption) and ``reference_image`` (IMAGE shown under the editor's canvas).
-Outputs: the canonical caption STRING, width, height.
+Outputs: the canonical caption STRING, width, height, and ``edit_elements`` (STRING, e.g. ``"2,5"``: the
+1-based numbers of the elements ticked for re-rendering, for ``IG4_ElementMask``; appended last so saved
+workflows keep their links). ``reference_image`` is the underlay the elements are ticked on.
 
 Document format (the ``document`` widget's JSON text)::
 
-    {"caption": {<caption object>}, "editor": {<web widget state; never read by the backend>}}
+    {"caption": {<caption object>}, "editor": {<web widget state; never read by the backend>},
+     "edit_elements": [2, 5]}
 
 A bare caption object or caption text is accepted too; "" means no caption yet. Anything the output must
 contain belongs in ``caption`` (e.g. hidden elements live in ``editor`` and are left out of ``caption``).
@@ -19,19 +22,12 @@ Tokenizer for exact token counts: ``$IDEOGRAM4_TOKENIZER``, else ComfyUI's bundl
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from comfy_api.latest import io, ui
 
 from ..ideogram4_core.caption import build_caption, configured_tokenizer_dir
-from .model_catalog import bundled_tokenizer
 from .routes import register_routes
-
-
-def tokenizer_dir() -> Path | None:
-    """The configured tokenizer folder, else the Qwen tokenizer bundled with ComfyUI (if present)."""
-    return configured_tokenizer_dir() or bundled_tokenizer()
 
 
 class IG4_CaptionBuilder(io.ComfyNode):
@@ -67,6 +63,10 @@ class IG4_CaptionBuilder(io.ComfyNode):
                 io.String.Output(display_name="caption"),
                 io.Int.Output(display_name="width"),
                 io.Int.Output(display_name="height"),
+                io.String.Output(
+                    display_name="edit_elements",
+                    tooltip='Element numbers ticked for re-rendering ("2,5"), for the element mask.',
+                ),
             ],
         )
 
@@ -81,12 +81,12 @@ class IG4_CaptionBuilder(io.ComfyNode):
         reference_image: Any = None,
     ) -> io.NodeOutput:
         result = build_caption(
-            document, width, height, strict=strict, import_text=caption or "", tokenizer_dir=tokenizer_dir()
+            document, width, height, strict=strict, import_text=caption or "", tokenizer_dir=configured_tokenizer_dir()
         )
         payload: dict[str, Any] = {"text": ["\n".join(result.lines)], "caption": [result.caption]}
         if reference_image is not None:
             payload |= ui.PreviewImage(reference_image, cls=cls).as_dict()
-        return io.NodeOutput(result.caption, result.width, result.height, ui=payload)
+        return io.NodeOutput(result.caption, result.width, result.height, result.edit_elements, ui=payload)
 
 
-register_routes(tokenizer_dir)
+register_routes(configured_tokenizer_dir)

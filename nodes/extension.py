@@ -4,16 +4,20 @@ from comfy_api.latest import ComfyExtension, io
 
 from .caption_builder import IG4_CaptionBuilder
 from .caption_overlay import IG4_CaptionOverlay
+from .element_mask import IG4_ElementMask
 from .loaders import IG4_ModelLoader, IG4_TextEncoderLoader, IG4_VAELoader
+from .lora import IG4_LoraLoader
 from .sampler import IG4_Sampler
 from .text_encode import IG4_TextEncode
 from .vae_decode import IG4_VAEDecode
+from .vae_encode import IG4_VAEEncode
 
 
 class Ideogram4Extension(ComfyExtension):
     async def get_node_list(self) -> list[type[io.ComfyNode]]:
         return [
             IG4_ModelLoader,
+            IG4_LoraLoader,
             IG4_TextEncoderLoader,
             IG4_VAELoader,
             IG4_CaptionBuilder,
@@ -21,4 +25,6 @@ class Ideogram4Extension(ComfyExtension):
             IG4_Sampler,
             IG4_VAEDecode,
             IG4_CaptionOverlay,
+            IG4_VAEEncode,
+            IG4_ElementMask,
         ]

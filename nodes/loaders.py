@@ -15,8 +15,7 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.devices import resolve_dtype
 from ..ideogram4_core.errors import ModelFileError
-from ..ideogram4_core.models.text_encoder import load_text_encoder
-from ..ideogram4_core.models.tokenizer import CaptionTokenizer
+from ..ideogram4_core.models.text_encoder import load_text_encoder, load_tokenizer
 from ..ideogram4_core.models.transformer import TransformerConfig
 from ..ideogram4_core.models.vae import load_vae
 from ..ideogram4_core.weights.transformer_weights import load_transformer
@@ -37,7 +36,8 @@ def _repo_roots() -> list[Path]:
 
 
 def _transformers() -> dict[str, Path]:
-    return catalog.transformers(comfy.folder_roots("diffusion_models"), comfy.folder_roots("diffusers"))
+    diffusion_roots = comfy.folder_roots("diffusion_models") + comfy.folder_roots("unet_gguf")
+    return catalog.transformers(diffusion_roots, comfy.folder_roots("diffusers"))
 
 
 def _text_encoders() -> dict[str, Path]:
@@ -87,7 +87,7 @@ class IG4_ModelLoader(io.ComfyNode):
             display_name="Ideogram 4 · Load Model",
             category=CATEGORY,
             description="Loads the conditional and unconditional Ideogram 4 transformers (official repo folder or "
-            "single files from models/diffusion_models; bf16, fp8, nf4, fp8_scaled, nvfp4).",
+            "single files from models/diffusion_models; bf16, fp8, nf4, fp8_scaled, nvfp4, int8, GGUF).",
             search_aliases=["ideogram", "ideogram4", "load model", "unet", "diffusion model"],
             inputs=[
                 io.Combo.Input(
@@ -119,16 +119,25 @@ class IG4_ModelLoader(io.ComfyNode):
                     tooltip="auto: stream transformer blocks from RAM only when the models do not fit in VRAM. "
                     "always: stream even when they fit (least VRAM, slower).",
                 ),
+                io.Boolean.Input(
+                    "single_model",
+                    default=False,
+                    optional=True,
+                    tooltip="Run the unconditional branch on the conditional weights (plus the unconditional "
+                    "LoRAs of Ideogram 4 · LoRA): one copy of the weights, half the memory. The unconditional "
+                    "model is then neither needed nor read.",
+                ),
             ],
             outputs=[Ideogram4ModelSocket.Output(display_name="model")],
             hidden=[io.Hidden.unique_id],
         )
 
     @classmethod
-    def fingerprint_inputs(cls, model: str, unconditional_model: str, **_: object) -> tuple:
+    def fingerprint_inputs(cls, model: str, unconditional_model: str, single_model: bool = False, **_: object) -> tuple:
         entries = _transformers()
-        return catalog.fingerprint(catalog.resolve_pair(catalog.pick(entries, model, "Model"), unconditional_model,
-                                                        entries))  # fmt: skip
+        pick = catalog.pick(entries, model, "Model")
+        pair = catalog.resolve_pair(pick, catalog.NONE if single_model else unconditional_model, entries)
+        return catalog.fingerprint(pair) + (("single model",) if single_model else ())
 
     @classmethod
     def execute(
@@ -138,10 +147,11 @@ class IG4_ModelLoader(io.ComfyNode):
         weight_format: str,
         compute_dtype: str = "auto",
         block_streaming: str = "auto",
+        single_model: bool = False,
     ) -> io.NodeOutput:
         entries = _transformers()
         cond_path, uncond_path = catalog.resolve_pair(
-            catalog.pick(entries, model, "Model"), unconditional_model, entries
+            catalog.pick(entries, model, "Model"), catalog.NONE if single_model else unconditional_model, entries
         )
         dtype, device = _dtype(compute_dtype, "diffusion")
         fp8 = weight_format == FP8_MATMUL
@@ -157,15 +167,19 @@ class IG4_ModelLoader(io.ComfyNode):
                     f"{uncond_path.name} ({_size(uncond.config)}) does not match {cond_path.name} "
                     f"({_size(cond.config)}): pick the unconditional transformer of the same model."
                 )
-        lines = [f"cond: {_label(cond_path)}", f"uncond: {_label(uncond_path) if uncond_path else 'none'}"]
+        uncond_label = "the conditional weights (single model)" if single_model else "none"
+        lines = [f"cond: {_label(cond_path)}", f"uncond: {_label(uncond_path) if uncond_path else uncond_label}"]
         lines.append(f"compute: {str(dtype).removeprefix('torch.')}" + (", fp8 matmul" if fp8 else ""))
+        cond_patcher = comfy.wrap_model(cond, "diffusion")
+        uncond_patcher = comfy.wrap_model(uncond, "diffusion") if uncond is not None else None
         value = Ideogram4Model(
-            cond=comfy.wrap_model(cond, "diffusion"),
-            uncond=comfy.wrap_model(uncond, "diffusion") if uncond is not None else None,
+            cond=cond_patcher,
+            uncond=cond_patcher.clone() if single_model else uncond_patcher,
             config=cond.config,
             description=" · ".join(lines),
             dtype=dtype,
             stream=True if block_streaming == "always" else None,
+            single_model=single_model,
         )
         return io.NodeOutput(value, ui={"text": ["\n".join(lines)]})
 
@@ -202,7 +216,7 @@ class IG4_TextEncoderLoader(io.ComfyNode):
         )
 
     @classmethod
-    def _paths(cls, text_encoder: str, tokenizer: str) -> tuple[Path, Path]:
+    def _paths(cls, text_encoder: str, tokenizer: str) -> tuple[Path, Path | None]:
         path = catalog.pick(_text_encoders(), text_encoder, "Text encoder")
         return path, catalog.resolve_tokenizer(tokenizer, path, catalog.tokenizers(_repo_roots()))
 
@@ -213,11 +227,11 @@ class IG4_TextEncoderLoader(io.ComfyNode):
     @classmethod
     def execute(cls, text_encoder: str, tokenizer: str, compute_dtype: str = "auto") -> io.NodeOutput:
         path, tokenizer_folder = cls._paths(text_encoder, tokenizer)
-        caption_tokenizer = CaptionTokenizer.from_folder(tokenizer_folder)
+        caption_tokenizer = load_tokenizer(path, tokenizer_folder)
         dtype, device = _dtype(compute_dtype, "text_encoder")
         comfy.send_status(cls.hidden.unique_id, f"Loading {path.name}…")
         module = load_text_encoder(path, device=device, dtype=dtype)
-        lines = [f"text encoder: {_label(path)}", f"tokenizer: {tokenizer_folder}"]
+        lines = [f"text encoder: {_label(path)}", f"tokenizer: {tokenizer_folder or 'the vocabulary in the GGUF'}"]
         value = Ideogram4TextEncoderModel(
             comfy.wrap_model(module, "text_encoder"), caption_tokenizer, " · ".join(lines), dtype
         )

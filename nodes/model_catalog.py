@@ -5,7 +5,8 @@ folders end with "/". Files are recognised from their safetensors headers only (
 size and mtime, so listing a folder of large checkpoints costs a few header reads once.
 
 - Transformers: official repo folders (a folder holding `transformer/`, up to two levels deep, under
-  diffusion_models or diffusers) and Ideogram 4 transformer files under diffusion_models.
+  diffusion_models or diffusers) and Ideogram 4 transformer files (.safetensors or .gguf) under diffusion_models
+  (and unet_gguf, the folder ComfyUI-GGUF registers).
 - Unconditional twin: the repo's `unconditional_transformer/`, a `transformer/` folder's sibling, or the file
   whose name matches once "cond"/"uncond"/"conditional"/"unconditional" words are dropped
   (`ideogram4_fp8_scaled` ↔ `ideogram4_unconditional_fp8_scaled`, `x_cond` ↔ `x_uncond`).
@@ -25,11 +26,13 @@ from pathlib import Path
 
 from ..ideogram4_core.errors import Ideogram4Error, ModelFileError
 from ..ideogram4_core.models.text_encoder import find_tokenizer_folder
+from ..ideogram4_core.models.tokenizer import bundled_tokenizer_dir
+from ..ideogram4_core.weights.gguf_io import is_gguf
 from ..ideogram4_core.weights.identify import identify
 from ..ideogram4_core.weights.identify_rules import TEXT_ENCODER, TRANSFORMER, VAE
 
 AUTO, NONE = "auto", "none"
-WEIGHT_SUFFIXES = (".safetensors", ".sft")
+WEIGHT_SUFFIXES = (".safetensors", ".sft", ".gguf")
 REPO_DEPTH = 2
 _BRANCH_WORDS = {"cond", "conditional", "uncond", "unconditional"}
 _WORD = re.compile(r"[^a-z0-9]+")
@@ -159,15 +162,16 @@ def _components(roots: list[Path], repo_roots: list[Path], family: str, sub: str
 
 
 def tokenizers(repo_roots: list[Path]) -> dict[str, Path]:
-    """Tokenizer combo entries besides "auto": the repos' tokenizer/ folders and ComfyUI's bundled one."""
+    """Tokenizer combo entries besides "auto": the repos' tokenizer/ folders, ComfyUI's copy and the bundled one."""
     out = {f"{name}tokenizer/": repo / "tokenizer" for name, repo in repo_folders(repo_roots).items()}
-    bundled = bundled_tokenizer()
-    if bundled is not None:
-        out["ComfyUI bundled Qwen tokenizer"] = bundled
+    comfy = comfy_tokenizer()
+    if comfy is not None:
+        out["ComfyUI bundled Qwen tokenizer"] = comfy
+    out["Qwen tokenizer bundled with this pack"] = bundled_tokenizer_dir()
     return {name: path for name, path in out.items() if path.is_dir()}
 
 
-def bundled_tokenizer() -> Path | None:
+def comfy_tokenizer() -> Path | None:
     """The Qwen tokenizer shipped inside ComfyUI (`comfy/text_encoders/qwen25_tokenizer`), when present."""
     spec = importlib.util.find_spec("comfy")
     for location in (spec.submodule_search_locations or []) if spec else []:
@@ -177,17 +181,14 @@ def bundled_tokenizer() -> Path | None:
     return None
 
 
-def resolve_tokenizer(choice: str, text_encoder: Path, choices: dict[str, Path]) -> Path:
-    """The tokenizer folder: "auto" = next to the text encoder, else ComfyUI's bundled one; or a listed entry."""
+def resolve_tokenizer(choice: str, text_encoder: Path, choices: dict[str, Path]) -> Path | None:
+    """The tokenizer folder: "auto" = next to the text encoder, else the bundled one; or a listed entry.
+    None for "auto" with a GGUF text encoder: it brings its own vocabulary (see `load_tokenizer`)."""
     if choice != AUTO:
         return pick(choices, choice, "Tokenizer")
-    try:
-        return find_tokenizer_folder(text_encoder)
-    except ModelFileError:
-        bundled = bundled_tokenizer()
-        if bundled is None:
-            raise
-        return bundled
+    if is_gguf(text_encoder):
+        return None
+    return find_tokenizer_folder(text_encoder)
 
 
 def pick(entries: dict[str, Path], name: str, what: str) -> Path:
@@ -206,7 +207,7 @@ def pick(entries: dict[str, Path], name: str, what: str) -> Path:
 
 def pair_key(name: str) -> str:
     """A file name without its branch words: twins share it (`ideogram4_unconditional_fp8` → `ideogram4 fp8`)."""
-    stem = name.rsplit("/", 1)[-1].lower().removesuffix(".safetensors").removesuffix(".sft")
+    stem = name.rsplit("/", 1)[-1].lower().removesuffix(".safetensors").removesuffix(".sft").removesuffix(".gguf")
     return " ".join(w for w in _WORD.split(stem) if w and w not in _BRANCH_WORDS)
 
 

@@ -14,12 +14,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..ideogram4_core.caption import check_request
+from ..ideogram4_core.caption.json_text import decode
 
 CHECK_ROUTE = "/ideogram4/caption/check"
 _registered = False
 
 
-def register_routes(tokenizer_dir: Callable[[], Path | None]) -> bool:
+def register_routes(tokenizer_dir: Callable[[], Path]) -> bool:
     """Add the route to ComfyUI's server when one is running; True if it is (now) registered."""
     global _registered
     if _registered:
@@ -34,9 +35,12 @@ def register_routes(tokenizer_dir: Callable[[], Path | None]) -> bool:
 
     async def check(request: web.Request) -> web.Response:
         try:
-            body = await request.json()
+            decoded = decode(await request.text())
         except (json.JSONDecodeError, UnicodeDecodeError):
             return web.json_response({"error": "the request body is not JSON"}, status=400)
+        if decoded.value is None:
+            return web.json_response({"error": f"the request body: {decoded.problems[0].message}"}, status=400)
+        body = decoded.value
         status, payload = await asyncio.to_thread(check_request, body, tokenizer_dir=tokenizer_dir())
         return web.json_response(payload, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
 

@@ -4,7 +4,8 @@ Euler flow matching with asymmetric guidance (the unconditional transformer), th
 settings, per-step progress, latent previews and Cancel at every step. The transformers are on the device
 only while sampling (block-streamed when they do not fit). An optional LATENT starts image-to-image: `denoise`
 is the noise level to start from (see `ideogram4_core.sampling.sampler.start_step`); the image size is then the
-latent's. Output: ComfyUI's FLUX.2-family LATENT (B, 128, H/16, W/16), normalised (DESIGN.md).
+latent's. A LATENT's `noise_mask` (core's Set Latent Noise Mask) repaints only where it is white: kept tokens
+end exactly at the LATENT's values. Output: ComfyUI's FLUX.2-family LATENT (B, 128, H/16, W/16), normalised (DESIGN.md).
 """
 
 from __future__ import annotations
@@ -17,8 +18,10 @@ from comfy_api.latest import io
 
 from ..ideogram4_core.errors import Ideogram4Error
 from ..ideogram4_core.sampling import schedule
+from ..ideogram4_core.sampling.fast_modes import FastModes, sample_fast
 from ..ideogram4_core.sampling.latents import TOKEN_CHANNELS, comfy_to_tokens, token_grid, tokens_to_comfy
-from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, sample, start_step
+from ..ideogram4_core.sampling.masks import TokenMask, token_mask
+from ..ideogram4_core.sampling.sampler import StartLatent, initial_noise, start_step
 from ..ideogram4_core.sampling.schedule import SamplingSettings
 from ..ideogram4_core.sampling.sizes import PIXELS_PER_TOKEN, check_size
 from . import comfy_adapter as comfy
@@ -28,6 +31,16 @@ from .sockets import Ideogram4ConditioningSocket, Ideogram4ModelSocket
 from .types import Ideogram4Model
 
 _DEFAULTS = schedule.PRESETS[schedule.DEFAULT_PRESET]
+STEP_CACHE_TOOLTIP = (
+    "Fast mode, off at 0 (exact). Skips a step's later transformer blocks when the first block changed less than "
+    "this since the last full step: 0.05–0.15 saves roughly a third of the steps at some loss of detail (speed "
+    "and fidelity measured in the README, 'Speed')."
+)
+PROGRESSIVE_TOOLTIP = (
+    "Fast mode, off at 0 (exact). Runs this fraction of the steps at half resolution, then finishes at full size: "
+    "0.3 saves about a fifth of the time at some loss of fine detail and exact layout (README, 'Speed'). "
+    "Text-to-image only."
+)
 
 
 def _custom_inputs() -> list[io.Input]:
@@ -59,7 +72,16 @@ def _image_start(latent: dict[str, Any], denoise: float, batch: int) -> tuple[St
             f"The LATENT holds {samples.shape[0]} images but this run makes {batch}; use 1 or {batch} latents."
         )
     size = (samples.shape[3] * PIXELS_PER_TOKEN, samples.shape[2] * PIXELS_PER_TOKEN)
-    return StartLatent(comfy_to_tokens(samples.float()), denoise), size
+    mask = None
+    if latent.get("noise_mask") is not None:  # core's Set Latent Noise Mask: 1 repaints, any resolution
+        values = token_mask(latent["noise_mask"], tuple(samples.shape[2:]))
+        if values.shape[0] not in (1, batch):
+            raise Ideogram4Error(
+                f"The LATENT's noise mask holds {values.shape[0]} masks but this run makes {batch} images; use 1 "
+                f"or {batch} masks."
+            )
+        mask = TokenMask(values)
+    return StartLatent(comfy_to_tokens(samples.float()), denoise, mask), size
 
 
 def _working_memory(model: Ideogram4Model, batch: int, sequence: int) -> int:
@@ -108,6 +130,10 @@ class IG4_Sampler(io.ComfyNode):
                                 tooltip="Start from this latent (image-to-image); its size sets the image size."),
                 io.Float.Input("denoise", default=1.0, min=0.01, max=1.0, step=0.01,
                                tooltip="With a LATENT: the noise level to start from (1: start from noise)."),
+                io.Float.Input("step_cache", default=0.0, min=0.0, max=1.0, step=0.01, advanced=True,
+                               tooltip=STEP_CACHE_TOOLTIP),
+                io.Float.Input("progressive", default=0.0, min=0.0, max=0.9, step=0.05, advanced=True,
+                               tooltip=PROGRESSIVE_TOOLTIP),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
             hidden=[io.Hidden.unique_id],
@@ -132,6 +158,8 @@ class IG4_Sampler(io.ComfyNode):
         preset: dict[str, Any],
         denoise: float = 1.0,
         latent: dict[str, Any] | None = None,
+        step_cache: float = 0.0,
+        progressive: float = 0.0,
         **_not_inputs: Any,  # accept_all_inputs: keys of the prompt that are no input (e.g. a stale "preset.steps")
     ) -> io.NodeOutput:
         node_id = cls.hidden.unique_id
@@ -146,6 +174,7 @@ class IG4_Sampler(io.ComfyNode):
                 f"The conditioning has {conditioning.feature_dim} features per token but the model expects "
                 f"{model.config.llm_features_dim}; the text encoder and the model do not belong together."
             )
+        fast = FastModes(step_cache=step_cache, progressive=progressive)
         needs_uncond = any(g != 1.0 for g in settings.guidance_schedule())
         if needs_uncond and model.uncond is None:
             raise Ideogram4Error("Guidance other than 1 needs the unconditional model; load it or use guidance 1.")
@@ -158,8 +187,8 @@ class IG4_Sampler(io.ComfyNode):
         began = perf_counter()
         with comfy.models_on_device(patchers, memory, stream=model.stream) as device:
             report = comfy.step_reporter(node_id, steps_run, grid, device)
-            uncond = patchers[1].model if len(patchers) > 1 else None
-            tokens = sample(patchers[0].model, uncond, text, noise, grid, size, settings, report, start)
+            cond, uncond = model.branch_modules(needs_uncond)
+            tokens = sample_fast(cond, uncond, text, noise, grid, size, settings, report, start, fast)
         samples = tokens_to_comfy(tokens.to(patchers[0].offload_device), grid)
         status = describe_run(preset["preset"], settings, size, len(text), seed, perf_counter() - began, steps_run)
         comfy.send_status(node_id, status)

@@ -23,6 +23,8 @@ PRESET_LABELS: dict[str, str] = {  # the first is the combo's default
     "Turbo (12 steps)": "V4_TURBO_12",
     "Community (34 steps)": "COMMUNITY_34",
     "Community (16 steps)": "COMMUNITY_16",
+    "Few-step LoRA (8 steps)": "FEW_STEP_8",
+    "Few-step LoRA (4 steps)": "FEW_STEP_4",
 }
 CUSTOM_FIELDS = ("steps", "guidance", "polish_steps", "polish_guidance", "mu", "std")
 

@@ -43,7 +43,7 @@ def comfy_api_modules() -> dict[str, types.ModuleType]:
     io.NodeOutput = lambda *values, ui=None: SimpleNamespace(values=values, ui=ui)
     io.Hidden = SimpleNamespace(unique_id="UNIQUE_ID")
     io.Custom = _socket
-    for name in ("Int", "Float", "String", "Boolean", "Image", "Combo", "Latent"):
+    for name in ("Int", "Float", "String", "Boolean", "Image", "Combo", "Latent", "Mask"):
         setattr(io, name, _socket(name.upper()))
     ui = types.ModuleType("comfy_api.latest.ui")
     ui.PreviewImage = lambda image, cls=None: SimpleNamespace(as_dict=lambda: {"images": ["preview.png"]})
@@ -62,9 +62,25 @@ class FakePatcher:
 
     def __init__(self, model: torch.nn.Module, load_device: torch.device, offload_device: torch.device) -> None:
         self.model, self.load_device, self.offload_device = model, load_device, offload_device
+        self.attachments: dict[str, object] = {}
 
     def model_size(self) -> int:
         return module_size(self.model)
+
+    def clone(self) -> FakePatcher:
+        """A new patcher over the same module, with a copy of the attachments (as ModelPatcher.clone)."""
+        twin = FakePatcher(self.model, self.load_device, self.offload_device)
+        twin.attachments = dict(self.attachments)
+        return twin
+
+    def is_clone(self, other: object) -> bool:
+        return getattr(other, "model", None) is self.model
+
+    def set_attachments(self, key: str, value: object) -> None:
+        self.attachments[key] = value
+
+    def get_attachment(self, key: str) -> object:
+        return self.attachments.get(key)
 
 
 def module_size(module: torch.nn.Module) -> int:

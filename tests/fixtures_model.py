@@ -44,10 +44,11 @@ def randomized(module: torch.nn.Module, seed: int, scale: float = 0.2) -> torch.
     return module.eval()
 
 
-def tiny_vae(seed: int) -> AutoencoderKLFlux2:
-    """The official VAE carries Ideogram's latent statistics in its batch-norm buffers (SPEC §8)."""
+def tiny_vae(seed: int, **config) -> AutoencoderKLFlux2:
+    """The official VAE carries Ideogram's latent statistics in its batch-norm buffers (SPEC §8); `config`
+    overrides TINY_VAE's sizes."""
     torch.manual_seed(seed)
-    vae = AutoencoderKLFlux2(**TINY_VAE).eval()
+    vae = AutoencoderKLFlux2(**(TINY_VAE | config)).eval()
     with torch.no_grad():
         for module in vae.modules():
             if isinstance(module, torch.nn.GroupNorm):

@@ -31,7 +31,17 @@ SINGLE_FILE_DIT = {k: v for k, v in TINY_DIT.items() if k != "mrope_section"} | 
 )
 """Tiny DiT for single files, which carry no config: released head_dim and rotary sections (SPEC §8)."""
 BLOCK_LINEARS = (".attention.qkv", ".attention.o", ".feed_forward.w1", ".feed_forward.w2", ".feed_forward.w3")
-_CK_LAYOUTS = {"float8_e4m3fn": "TensorCoreFP8Layout", "nvfp4": "TensorCoreNVFP4Layout"}
+_CK_LAYOUTS = {
+    "float8_e4m3fn": ("TensorCoreFP8Layout", {}),
+    "nvfp4": ("TensorCoreNVFP4Layout", {}),
+    "int8_tensorwise": ("TensorWiseINT8Layout", {}),
+    "int8_rowwise": ("TensorWiseINT8Layout", {"per_channel": True}),
+    "int8_convrot": ("TensorWiseINT8Layout", {"per_channel": True, "convrot": True, "convrot_groupsize": 16}),
+}
+"""Fixture format → (comfy-kitchen layout, quantiser options). The int8 variants are all ComfyUI's
+`int8_tensorwise` format (per-tensor scale, per-row scales, per-row with ConvRot groups of 16)."""
+_MARKERS = {"int8_rowwise": {"format": "int8_tensorwise"},
+            "int8_convrot": {"format": "int8_tensorwise", "convrot": True, "convrot_groupsize": 16}}  # fmt: skip
 
 
 def official_fp8(layer: str, weight: torch.Tensor) -> Stored:
@@ -46,7 +56,8 @@ def comfy_kitchen(formats: Mapping[str, str]) -> Quantiser:
     tensor_api = pytest.importorskip("comfy_kitchen.tensor")
 
     def quantise(layer: str, weight: torch.Tensor) -> Stored:
-        quantised = tensor_api.QuantizedTensor.from_float(weight, _CK_LAYOUTS[formats[layer]])
+        layout, options = _CK_LAYOUTS[formats[layer]]
+        quantised = tensor_api.QuantizedTensor.from_float(weight, layout, **options)
         return quantised.state_dict("weight"), quantised.dequantize().float()
 
     return quantise
@@ -115,9 +126,11 @@ def write_official_fp8_transformer(folder: Path, model: nn.Module, *, fused: boo
     return folder
 
 
-def comfy_formats(linears: set[str], nvfp4: bool) -> dict[str, str]:
-    """fp8_scaled: every Linear float8_e4m3fn; nvfp4_mixed: block linears nvfp4, the others fp8."""
-    return {layer: "nvfp4" if nvfp4 and layer.endswith(BLOCK_LINEARS) else "float8_e4m3fn" for layer in linears}
+def comfy_formats(linears: set[str], nvfp4: bool, block_format: str | None = None) -> dict[str, str]:
+    """fp8_scaled: every Linear float8_e4m3fn; nvfp4_mixed: block linears nvfp4, the others fp8; `block_format`
+    (a `_CK_LAYOUTS` key) puts the block linears in that format instead."""
+    block = block_format or ("nvfp4" if nvfp4 else "float8_e4m3fn")
+    return {layer: block if layer.endswith(BLOCK_LINEARS) else "float8_e4m3fn" for layer in linears}
 
 
 def write_comfy_file(
@@ -134,11 +147,11 @@ def write_comfy_file(
     """
     tensors = store(groups, set(formats), comfy_kitchen(formats))
     metadata = dict(metadata or {})
-    confs = {layer: {"format": fmt} for layer, fmt in formats.items()}
+    confs = {layer: _MARKERS.get(fmt, {"format": fmt}) for layer, fmt in formats.items()}
     if markers == "tensor":
         for layer, conf in confs.items():
             tensors[f"{layer}.comfy_quant"] = torch.tensor(list(json.dumps(conf).encode()), dtype=torch.uint8)
-            if conf["format"] != "nvfp4":
+            if conf["format"].startswith("float8"):
                 tensors[f"{layer}.input_scale"] = torch.tensor(0.0125)
     elif markers == "metadata":
         layers = {f"{prefix}{layer}": conf for layer, conf in confs.items()}
@@ -153,17 +166,21 @@ def write_comfy_file(
     return file
 
 
-def write_comfy_transformer(file: Path, model: nn.Module, *, nvfp4: bool = False, **kwargs) -> Path:
-    """ComfyUI fp8_scaled (or nvfp4_mixed) DiT in original names; keyword arguments as `write_comfy_file`."""
+def write_comfy_transformer(
+    file: Path, model: nn.Module, *, nvfp4: bool = False, block_format: str | None = None, **kwargs
+) -> Path:
+    """ComfyUI fp8_scaled (or nvfp4_mixed, or int8 block linears) DiT in original names; keyword arguments as
+    `write_comfy_file`."""
     groups, linears = transformer_groups(model, fused=True)
-    return write_comfy_file(file, groups, comfy_formats(linears, nvfp4), **kwargs)
+    return write_comfy_file(file, groups, comfy_formats(linears, nvfp4, block_format), **kwargs)
 
 
-def write_comfy_text_encoder(file: Path, model: nn.Module, **kwargs) -> Path:
-    """ComfyUI `qwen3vl_*_fp8_scaled.safetensors`: the language tower as `model.*`, Linears fp8 with markers."""
+def write_comfy_text_encoder(file: Path, model: nn.Module, fmt: str = "float8_e4m3fn", **kwargs) -> Path:
+    """ComfyUI `qwen3vl_*_fp8_scaled.safetensors`: the language tower as `model.*`, Linears in `fmt` (a
+    `_CK_LAYOUTS` key) with markers."""
     tower = model.language_model
     groups = {f"model.{name}": [tensor] for name, tensor in tower.state_dict().items()}
-    formats = comfy_formats(_linears(tower, lambda name: f"model.{name}"), nvfp4=False)
+    formats = dict.fromkeys(_linears(tower, lambda name: f"model.{name}"), fmt)
     return write_comfy_file(file, groups, formats, **kwargs)
 
 

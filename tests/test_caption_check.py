@@ -71,8 +71,12 @@ def test_too_many_tokens_is_an_error_when_exact() -> None:
     long = {"compositional_deconstruction": {"background": "word " * 2100, "elements": []}}
     exact = check_caption(json.dumps(long), tokenizer_dir=TOKENIZER)
     assert not exact.valid and exact.tokens.count > MAX_TOKENS
-    estimated = check_caption(json.dumps(long))
+    assert not check_caption(json.dumps(long)).valid  # estimated ≈3000: surely over the limit
+    marginal = {"compositional_deconstruction": {"background": "word " * 1500, "elements": []}}
+    estimated = check_caption(json.dumps(marginal))
+    assert estimated.tokens.count > MAX_TOKENS and not estimated.tokens.exact
     assert estimated.valid and any(p.severity == "warning" for p in estimated.problems)
+    assert check_caption(json.dumps(marginal), tokenizer_dir=TOKENIZER).tokens.count < MAX_TOKENS
 
 
 def test_check_request() -> None:

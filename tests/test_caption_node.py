@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 import sys
 import types
 from pathlib import Path
@@ -40,15 +41,15 @@ def test_schema(node: type) -> None:
     inputs = {i.id: i for i in schema.inputs}
     assert list(inputs) == ["width", "height", "document", "strict", "caption", "reference_image"]
     assert inputs["width"].step == 16 and inputs["caption"].optional and inputs["reference_image"].kind == "IMAGE"
-    assert [o.kind for o in schema.outputs] == ["STRING", "INT", "INT"]
+    assert [o.kind for o in schema.outputs] == ["STRING", "INT", "INT", "STRING"]
 
 
 def test_execute_document(node: type) -> None:
     document = json.dumps({"caption": PHOTO, "editor": {"hidden": []}})
     out = node.execute(width=1024, height=768, document=document, strict=True)
-    caption, width, height = out.values
-    assert json.loads(caption) == PHOTO and (width, height) == (1024, 768)
-    assert out.ui["caption"] == [caption] and "tokens: ≈" in out.ui["text"][0]
+    caption, width, height, edit = out.values
+    assert json.loads(caption) == PHOTO and (width, height) == (1024, 768) and edit == ""
+    assert out.ui["caption"] == [caption] and re.search(r"tokens: \d+ of 2048", out.ui["text"][0])
 
 
 def test_execute_import_repairs_and_reference_image(node: type) -> None:
@@ -56,6 +57,16 @@ def test_execute_import_repairs_and_reference_image(node: type) -> None:
     out = node.execute(width=1024, height=768, document="", strict=False, caption=llm, reference_image=object())
     assert out.values[0] == '{"compositional_deconstruction":{"background":"b","elements":[]}}'
     assert "repair: aspect_ratio" in out.ui["text"][0] and out.ui["images"] == ["preview.png"]
+
+
+def test_edit_elements_output(node: type) -> None:
+    """Ticked element numbers come out as "2,3": sorted, distinct, only elements that exist."""
+    n = len(PHOTO["compositional_deconstruction"]["elements"])
+    document = json.dumps({"caption": PHOTO, "edit_elements": [3, 2, 3, n + 1, 0, True, "1"]})
+    assert node.execute(width=1024, height=768, document=document, strict=True).values[3] == "2,3"
+    # An imported caption replaces the document's elements, so the document's ticks no longer apply.
+    out = node.execute(width=1024, height=768, document=document, strict=False, caption=json.dumps(PHOTO))
+    assert out.values[3] == ""
 
 
 def test_strict_raises_with_paths(node: type, pack: types.ModuleType) -> None:
@@ -83,7 +94,7 @@ def test_empty_and_bad_sizes_raise(node: type, pack: types.ModuleType) -> None:
 
 def test_tokenizer_from_environment(node: type, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("IDEOGRAM4_TOKENIZER", str(tmp_path))
-    assert sys.modules["ig4pack.nodes.caption_builder"].tokenizer_dir() == tmp_path
+    assert sys.modules["ig4pack.nodes.caption_builder"].configured_tokenizer_dir() == tmp_path
 
 
 def test_route_registers_only_with_a_server(pack: types.ModuleType, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -116,14 +127,14 @@ def test_route_handler(pack: types.ModuleType, monkeypatch: pytest.MonkeyPatch) 
     handler = handlers["/ideogram4/caption/check"]
 
     async def call(body: object) -> SimpleNamespace:
-        async def read() -> object:
-            if isinstance(body, Exception):
-                raise body
-            return body
+        async def read() -> str:
+            return body if isinstance(body, str) else json.dumps(body)
 
-        return await handler(SimpleNamespace(json=read))
+        return await handler(SimpleNamespace(text=read))
 
     ok = asyncio.run(call({"caption": {**PHOTO, "high_level_description": "Café"}}))
     assert ok.status == 200 and json.loads(ok.text)["valid"] and "Café" in ok.text
     assert asyncio.run(call({"nope": 1})).status == 400
-    assert asyncio.run(call(json.JSONDecodeError("x", "", 0))).status == 400
+    assert asyncio.run(call("{not json")).status == 400
+    deep = asyncio.run(call('{"caption": ' + "[" * 100_000 + "]" * 100_000 + "}"))
+    assert deep.status == 400 and "nested too deeply" in json.loads(deep.text)["error"]

@@ -61,7 +61,7 @@ def test_alias_keys_get_a_rename_hint() -> None:
 
 
 def test_odd_keys_are_quoted_in_paths() -> None:
-    (problem,) = verify({"compositional_deconstruction": {"background": "", "elements": []}, "my key": 1})
+    (problem,) = verify({"compositional_deconstruction": {"background": "sky", "elements": []}, "my key": 1})
     assert problem.path == '["my key"]'
 
 
@@ -70,3 +70,16 @@ def test_escape_warning_only_without_literal_non_ascii() -> None:
     assert [p.severity for p in verify_text(escaped).problems] == ["warning"]
     mixed = '{"compositional_deconstruction":{"background":"caf\\u00e9 é","elements":[]}}'
     assert verify_text(mixed).problems == []
+
+
+def test_engine_rules_name_the_problem_and_the_fix() -> None:
+    """Empty caption, empty literal text and zero-area boxes: errors (beyond the official verifier)."""
+    empty = verify({"compositional_deconstruction": {"background": " ", "elements": []}})
+    assert [(p.path, p.severity) for p in empty] == [("", "error")] and "empty" in empty[0].message
+    text = {"type": "text", "bbox": [0, 0, 100, 100], "text": "", "desc": "title"}
+    line = {"type": "obj", "bbox": [100, 300, 400, 300], "desc": "a line"}
+    caption = {"compositional_deconstruction": {"background": "", "elements": [text, line]}}
+    problems = {p.path: p for p in verify(caption)}
+    assert problems["compositional_deconstruction.elements[0].text"].message == "the literal text is empty"
+    zero = problems["compositional_deconstruction.elements[1].bbox"]
+    assert "zero width" in zero.message and "x_max greater than x_min" in zero.fix

@@ -70,6 +70,26 @@ def test_generate_official_folder_and_components_agree(official, tmp_path, capsy
     assert latent.dtype == torch.float32 and latent.shape == (2, 32, 4, 6)
 
 
+def test_single_file_text_encoder_uses_the_bundled_tokenizer(official, tmp_path, capsys):
+    """ComfyUI's text encoder is one file with no tokenizer beside it: the CLI needs no --tokenizer."""
+    from fixtures_quant import write_comfy_text_encoder
+    from transformers import AutoModel
+
+    lone = tmp_path / "text_encoders"
+    lone.mkdir()
+    encoder = write_comfy_text_encoder(lone / "qwen3vl_tiny_fp8_scaled.safetensors", AutoModel.from_pretrained(
+        official / "text_encoder"))  # fmt: skip
+    components = ["--transformer", official / "transformer", "--vae", official / "vae", "--text-encoder", encoder]
+    common = ["--caption", CAPTION, "--width", 32, "--height", 32, "--steps", 2, "--guidance", 1, "--polish-steps", 0]
+    code, err = run_cli(capsys, "generate", *components, *common, "--output", tmp_path / "bundled.png")
+    assert code == 0, err
+    explicit = ["--tokenizer", official / "tokenizer", "--output", tmp_path / "explicit.png"]
+    code, err = run_cli(capsys, "generate", *components, *common, *explicit)
+    assert code == 0, err
+    bundled, given = (np.asarray(Image.open(tmp_path / f"{n}.png")) for n in ("bundled", "explicit"))
+    assert np.array_equal(bundled, given)
+
+
 def test_explicit_settings_override_the_preset(official, tmp_path, capsys):
     code, err = run_cli(
         capsys, "generate", "--model", official, "--caption", CAPTION, "--width", 32, "--height", 32,

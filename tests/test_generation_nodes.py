@@ -83,10 +83,11 @@ def test_schemas(pack):
     inputs = {i.id: i for i in sampler.inputs}
     assert list(inputs) == [
         "model", "conditioning", "width", "height", "seed", "preset", "batch_size", "latent", "denoise",
+        "step_cache", "progressive",
     ]  # fmt: skip
     assert inputs["seed"].control_after_generate is True and inputs["latent"].optional
     options = {o.key: [i.id for i in o.inputs] for o in inputs["preset"].options}
-    assert next(iter(options)) == "Default (20 steps)" and len(options) == 6
+    assert next(iter(options)) == "Default (20 steps)" and len(options) == 8
     assert options["Custom"] == ["steps", "guidance", "polish_steps", "polish_guidance", "mu", "std"]
     assert [o.kind for o in sampler.outputs] == ["LATENT"]
     for node, node_id, kinds in (
@@ -115,7 +116,7 @@ def test_preset_validation_at_queue_time(pack):
     assert validate(width=64, height=64, preset=TURBO) is True
     assert validate(width=64, height=64, preset="Fast") == (
         "Unknown preset 'Fast'; choose one of Default (20 steps), Quality (48 steps), Turbo (12 steps), "
-        "Community (34 steps), Community (16 steps), Custom."
+        "Community (34 steps), Community (16 steps), Few-step LoRA (8 steps), Few-step LoRA (4 steps), Custom."
     )
     assert validate(width=64, height=64).startswith("The preset is missing; choose one of Default (20 steps)")
 

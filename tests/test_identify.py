@@ -117,7 +117,9 @@ def test_unreadable_files_are_refused_without_unpickling(tmp_path):
     (tmp_path / "model.ckpt").write_bytes(pickle.dumps({"state_dict": Trap()}, protocol=4))
     (tmp_path / "renamed.safetensors").write_bytes(pickle.dumps(Trap(), protocol=4))
     torch.save({"w": torch.zeros(2)}, tmp_path / "weights.pt")
-    (tmp_path / "ideogram4-Q4_K.gguf").write_bytes(b"GGUF" + struct.pack("<IQQ", 3, 0, 0))
+    (tmp_path / "ideogram4-Q4_K.gguf").write_bytes(
+        b"GGUF" + struct.pack("<IQQ", 3, 5, 0)
+    )  # 5 tensors announced, none there
     save_file({"w": torch.zeros(64)}, tmp_path / "full.safetensors")
     data = (tmp_path / "full.safetensors").read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(data[:-100])
@@ -126,7 +128,7 @@ def test_unreadable_files_are_refused_without_unpickling(tmp_path):
         "model.ckpt": "model.ckpt is a pickle checkpoint.*never loaded",
         "renamed.safetensors": "renamed.safetensors is a pickle checkpoint",
         "weights.pt": "weights.pt is a pickle checkpoint",
-        "ideogram4-Q4_K.gguf": "GGUF is not supported yet",
+        "ideogram4-Q4_K.gguf": "ideogram4-Q4_K.gguf is a truncated or corrupt GGUF file",
         "cut.safetensors": "cut.safetensors is truncated: 100 bytes of tensor data are missing",
         "corrupt.safetensors": "corrupt.safetensors has a corrupt safetensors header",
     }

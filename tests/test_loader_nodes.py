@@ -52,7 +52,8 @@ def test_schemas(loaders):
     expected = {
         "IG4_ModelLoader": (
             "Ideogram 4 · Load Model",
-            ["model", "unconditional_model", "weight_format", "compute_dtype", "block_streaming"],
+            ["model", "unconditional_model", "weight_format", "compute_dtype", "block_streaming",
+             "single_model"],
             "IDEOGRAM4_MODEL",
         ),
         "IG4_TextEncoderLoader": (

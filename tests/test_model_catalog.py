@@ -11,6 +11,7 @@ from comfy_stub import forget_pack, import_pack
 from fixtures_checkpoints import FOREIGN, qwen3_text_encoder, tiny_ideogram4, vae, write_headers
 
 from ideogram4_core.demo import write_demo_model
+from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
 
 
 @pytest.fixture
@@ -137,15 +138,13 @@ def test_text_encoders_vaes_and_tokenizers(catalog, tmp_path, demo_repo):
     assert catalog.tokenizers(repos)["ideogram-4-demo/tokenizer/"] == demo_repo / "tokenizer"
 
 
-def test_tokenizer_auto_next_to_encoder_else_bundled(catalog, errors, tmp_path, demo_repo, monkeypatch):
+def test_tokenizer_auto_next_to_encoder_else_bundled(catalog, tmp_path, demo_repo):
     te = demo_repo / "text_encoder"
     assert catalog.resolve_tokenizer(catalog.AUTO, te, {}) == demo_repo / "tokenizer"
     lone = write_headers(tmp_path / "te" / "qwen.safetensors", qwen3_text_encoder())
-    monkeypatch.setattr(catalog, "bundled_tokenizer", lambda: tmp_path)
-    assert catalog.resolve_tokenizer(catalog.AUTO, lone, {}) == tmp_path
-    monkeypatch.setattr(catalog, "bundled_tokenizer", lambda: None)
-    with pytest.raises(errors.ModelFileError, match="No tokenizer found"):
-        catalog.resolve_tokenizer(catalog.AUTO, lone, {})
+    bundled = catalog.resolve_tokenizer(catalog.AUTO, lone, {})
+    assert bundled == bundled_tokenizer_dir() and (bundled / "vocab.json").is_file()
+    assert catalog.tokenizers([])["Qwen tokenizer bundled with this pack"] == bundled
     assert catalog.resolve_tokenizer("x/", lone, {"x/": tmp_path}) == tmp_path
 
 

@@ -25,7 +25,7 @@ def helpers(monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
 
 def test_every_preset_label_resolves_to_its_engine_preset(helpers):
     labels = helpers.settings.PRESET_LABELS
-    assert [PRESETS[name].steps for name in labels.values()] == [20, 48, 12, 34, 16]
+    assert [PRESETS[name].steps for name in labels.values()] == [20, 48, 12, 34, 16, 8, 4]
     for label, name in labels.items():
         assert repr(helpers.settings.resolve_settings({"preset": label})) == repr(PRESETS[name])
 

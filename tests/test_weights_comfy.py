@@ -158,10 +158,10 @@ def _comfy_layer(fmt: str, weight: torch.Tensor, scale: torch.Tensor) -> dict[st
 
 
 def test_unknown_comfy_format_is_named(tmp_path):
-    tensors = _comfy_layer("int8_tensorwise", torch.zeros(384, 128, dtype=torch.int8), torch.tensor(0.1))
-    save_file(tensors, tmp_path / "ig4_int8.safetensors")
-    with pytest.raises(ModelFileError, match="'int8_tensorwise', which is not supported"):
-        load_transformer(tmp_path / "ig4_int8.safetensors", device="cpu", dtype=torch.float32)
+    tensors = _comfy_layer("convrot_w4a4", torch.zeros(384, 128, dtype=torch.int8), torch.tensor(0.1))
+    save_file(tensors, tmp_path / "ig4_w4a4.safetensors")
+    with pytest.raises(ModelFileError, match="'convrot_w4a4', which is not supported"):
+        load_transformer(tmp_path / "ig4_w4a4.safetensors", device="cpu", dtype=torch.float32)
 
 
 def test_inconsistent_layers_are_refused(tmp_path):

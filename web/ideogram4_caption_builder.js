@@ -1,23 +1,25 @@
-// ComfyUI extension entry: puts the visual caption editor on IG4_CaptionBuilder nodes.
-// The document ({"caption": …, "editor": …}, see lib/document.js) lives in the node's STRING widget
+// ComfyUI extension entry: puts the visual caption editor on IG4_CaptionBuilder nodes. The only .js file of
+// the pack: ComfyUI loads every *.js under WEB_DIRECTORY as an extension, so the editor's modules are .mjs
+// (still served, imported from here).
+// The document ({"caption": …, "editor": …}, see lib/document.mjs) lives in the node's STRING widget
 // (DOCUMENT_WIDGET, hidden); the editor widget itself is not serialised, so workflows, copy/paste and
 // reloads all go through that one string.
 
 import { api } from "../../scripts/api.js";
 import { app } from "../../scripts/app.js";
-import { CHECK_ROUTE, DOCUMENT_WIDGET, NODE_TYPE, REFERENCE_INPUT } from "./lib/constants.js";
-import { mountEditor } from "./lib/editor.js";
+import { CHECK_ROUTE, DOCUMENT_WIDGET, NODE_TYPE, REFERENCE_INPUT } from "./lib/constants.mjs";
+import { mountEditor } from "./lib/editor.mjs";
 
 const EDITOR_MIN_HEIGHT = 460;
 const NEW_NODE_SIZE = [980, 760];
 
+/** POST JSON to one of our server routes (relative to ComfyUI's API base). */
+const post = (route, body) =>
+  api.fetchApi(route, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+
 const backend = {
   async check(caption) {
-    const res = await api.fetchApi(CHECK_ROUTE, {
-      method: "POST",
-      headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ caption }),
-    });
+    const res = await post(CHECK_ROUTE, { caption });
     if (!res.ok) throw new Error(`${CHECK_ROUTE}: HTTP ${res.status}`);
     return res.json();
   },
@@ -97,6 +99,7 @@ function attachEditor(node) {
   const editor = mountEditor(host, {
     document: String(docWidget.value ?? ""),
     backend,
+    post,
     onDocument: (text) => {
       docWidget.value = text;
       markChanged(node);
@@ -173,6 +176,9 @@ app.registerExtension({
     });
     chain(proto, "onConnectionsChange", function () {
       this.ig4?.refreshUnderlay();
+    });
+    chain(proto, "onDblClick", function () {
+      this.ig4?.editor.openFocus();
     });
     chain(proto, "onRemoved", function () {
       this.ig4?.editor.destroy();

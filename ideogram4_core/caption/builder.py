@@ -3,7 +3,9 @@
 The node's document widget holds JSON text: ``{"caption": <caption object or text>, "editor": <any>}``;
 a bare caption (object or text) is accepted too, and an empty string means "no caption yet". ``editor`` is
 the web widget's own state and is never read here, so whatever the output should contain must be in
-``caption``. A non-empty ``import_text`` (the optional upstream caption input) replaces the document's caption.
+``caption``. The one other key read here is ``"edit_elements"``: the 1-based element numbers ticked for
+re-rendering (``[2, 5]``), output as the text ``"2,5"`` for the element mask. A non-empty
+``import_text`` (the optional upstream caption input) replaces the document's caption.
 
 Strict mode verifies the caption as given and raises on any error. Otherwise the forgiving import repairs
 what it safely can and the result is output even if problems remain; they are listed in the status lines.
@@ -31,6 +33,7 @@ class BuildResult:
     height: int
     lines: list[str]
     check: CaptionCheck
+    edit_elements: str = ""
 
 
 def document_caption_text(document: str) -> str:
@@ -43,6 +46,19 @@ def document_caption_text(document: str) -> str:
         caption = parsed["caption"]
         return caption if isinstance(caption, str) else json.dumps(caption, ensure_ascii=False)
     return document
+
+
+def document_edit_elements(document: str, element_count: int) -> str:
+    """The document's ticked element numbers as ``"2,5"``: sorted, distinct, only those that exist."""
+    try:
+        parsed = json.loads(document)
+    except json.JSONDecodeError:
+        return ""
+    ticked = parsed.get("edit_elements") if isinstance(parsed, dict) else None
+    if not isinstance(ticked, list):
+        return ""
+    numbers = {n for n in ticked if isinstance(n, int) and not isinstance(n, bool) and 1 <= n <= element_count}
+    return ",".join(str(n) for n in sorted(numbers))
 
 
 def build_caption(
@@ -69,4 +85,6 @@ def build_caption(
         raise CaptionError("\n".join(["The caption cannot be read:", *(p.line() for p in check.problems)]))
     shown = check.problems if strict else [*check.imported.repairs, *check.canonical_problems]
     lines = [item.line() for item in shown] + [f"tokens: {check.tokens.label} of {MAX_TOKENS}"]
-    return BuildResult(check.canonical, width, height, lines, check)
+    elements = json.loads(check.canonical).get("compositional_deconstruction", {}).get("elements", [])
+    edit = "" if import_text.strip() else document_edit_elements(document, len(elements))
+    return BuildResult(check.canonical, width, height, lines, check, edit)

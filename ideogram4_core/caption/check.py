@@ -24,7 +24,7 @@ from typing import Any
 from .canonical import dumps_canonical
 from .importer import ImportResult, import_caption
 from .problems import Problem, errors
-from .tokens import MAX_TOKENS, TokenCount, count_tokens
+from .tokens import MAX_TOKENS, TokenCount, count_tokens, surely_too_long
 from .verify import Verification, verify_text
 
 
@@ -61,7 +61,7 @@ class CaptionCheck:
                 "",
                 f"the caption is {self.tokens.label} tokens; the model accepts at most {MAX_TOKENS}",
                 "shorten the descriptions or remove elements",
-                "error" if self.tokens.exact else "warning",
+                "error" if surely_too_long(self.tokens) else "warning",
             )
         ]
 

@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .json_text import decode
 from .problems import Problem, Repair
 from .verify import json_error_problem
 
@@ -35,20 +36,29 @@ def parse_lenient(text: str) -> LenientParse:
     result = LenientParse()
     candidate = text.strip().lstrip("\ufeff")
     try:
-        result.value = json.loads(candidate)
+        decoded = decode(candidate)
     except json.JSONDecodeError:
         candidate = _extract_object(candidate, result.repairs)
         candidate = _fix_syntax(candidate, result.repairs)
         try:
-            result.value = json.loads(candidate)
+            decoded = decode(candidate)
         except json.JSONDecodeError as exc:
             result.error = json_error_problem(exc)
             return result
+    if decoded.value is None:
+        result.error = decoded.problems[0]
+        return result
+    result.value = decoded.value
+    result.repairs += [Repair(p.path, f"{p.message}; kept the last") for p in decoded.problems]
     if isinstance(result.value, str) and result.value.lstrip().startswith("{"):
         try:
-            result.value = json.loads(result.value)
+            inner = decode(result.value)
         except json.JSONDecodeError:
             return result
+        if inner.value is None:
+            result.error = inner.problems[0]
+            return result
+        result.value = inner.value
         result.repairs.append(Repair("", "decoded a caption that was JSON-encoded twice (a string holding JSON)"))
     return result
 

@@ -1,5 +1,8 @@
 """Caption rules that JSON Schema cannot express (SPEC §6, as the official CaptionVerifier checks them).
 
+Three engine rules go beyond the official verifier (its verdict would let these through, but they describe
+nothing): an empty caption, an empty literal text and a zero-area box are errors.
+
 Each check only looks at parts whose shape the schema accepts, so a broken part gets one problem, not many.
 """
 
@@ -15,6 +18,8 @@ from .problems import Problem, Severity, join_path
 # \uXXXX escapes of code points >= U+0080 (a sign the writer used ensure_ascii=True).
 _NON_ASCII_ESCAPE = re.compile(r"\\u(?!00[0-7])[0-9a-fA-F]{4}")
 _ELEMENTS_PATH = "compositional_deconstruction.elements"
+# Blank text: only these space characters (the JS twin, web/lib/validator.mjs, uses the same list).
+_BLANK = re.compile("[ \t\n\r\f\v\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]*")
 
 
 def rule_problems(caption: Any) -> list[Problem]:
@@ -32,7 +37,28 @@ def rule_problems(caption: Any) -> list[Problem]:
         for i, element in enumerate(elements if isinstance(elements, list) else []):
             if isinstance(element, dict) and element.get("type") in ("obj", "text"):
                 problems += _element_problems(element, f"{_ELEMENTS_PATH}[{i}]")
+    if _describes_nothing(caption):
+        problems.append(
+            Problem(
+                "",
+                "the caption is empty: no elements, no background and no high-level description",
+                "describe the image: add elements, a background or a high-level description",
+            )
+        )
     return problems
+
+
+def _blank(value: Any) -> bool:
+    return isinstance(value, str) and _BLANK.fullmatch(value) is not None
+
+
+def _describes_nothing(caption: dict[str, Any]) -> bool:
+    """True for a well-formed caption with nothing in it (engine rule; the official verifier accepts it)."""
+    composition = caption.get("compositional_deconstruction")
+    if not isinstance(composition, dict) or composition.get("elements") != []:
+        return False
+    high = caption.get("high_level_description", "")
+    return _blank(composition.get("background")) and _blank(high)
 
 
 def raw_text_problems(raw: str) -> list[Problem]:
@@ -90,6 +116,14 @@ def _style_problems(style: dict[str, Any]) -> list[Problem]:
 
 def _element_problems(element: dict[str, Any], path: str) -> list[Problem]:
     problems = list(_order_problems(element, ELEMENT_ORDER, path))
+    if element["type"] == "text" and _blank(element.get("text")):
+        problems.append(
+            Problem(
+                join_path(path, "text"),
+                "the literal text is empty",
+                'write the exact words to render, or change the type to "obj"',
+            )
+        )
     bbox = element.get("bbox")
     if isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox):
         problems += _bbox_problems(bbox, join_path(path, "bbox"))
@@ -119,6 +153,14 @@ def _bbox_problems(bbox: list[float], path: str) -> list[Problem]:
                     f"{axis}_min ({low:g}) is greater than {axis}_max ({high:g})",
                     "boxes are [y_min, x_min, y_max, x_max] with the origin at the top-left; swap the two values "
                     "(or check whether x and y were exchanged)",
+                )
+            )
+        elif low == high:
+            problems.append(
+                Problem(
+                    path,
+                    f"the box has zero {'height' if axis == 'y' else 'width'} ({axis}_min = {axis}_max = {low:g})",
+                    f"give it an area: make {axis}_max greater than {axis}_min",
                 )
             )
     return problems

@@ -7,6 +7,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from .json_text import decode
 from .problems import Problem, errors
 from .rules import raw_text_problems, rule_problems
 from .schema import schema_problems
@@ -37,10 +38,12 @@ def verify_text(raw: str) -> Verification:
     """Check caption text exactly as given (no repairs): JSON syntax, content and escape style."""
     problems = raw_text_problems(raw)
     try:
-        caption = json.loads(raw)
+        decoded = decode(raw)
     except json.JSONDecodeError as exc:
         return Verification(None, [*problems, json_error_problem(exc)])
-    return Verification(caption, problems + verify(caption))
+    if decoded.value is None:
+        return Verification(None, problems + decoded.problems)
+    return Verification(decoded.value, sorted(problems + decoded.problems + verify(decoded.value), key=_path_key))
 
 
 def json_error_problem(exc: json.JSONDecodeError) -> Problem:

@@ -8,41 +8,50 @@ import time
 from pathlib import Path
 
 import torch
-from PIL import PngImagePlugin
 from safetensors.torch import save_file
 
 from ..devices import resolve_device, resolve_dtype
+from ..editing import Edit
 from ..errors import Ideogram4Error
 from ..pipeline import GenerationResult, Ideogram4Pipeline, ModelPaths
-from ..sampling.schedule import DEFAULT_PRESET, PRESETS, SamplingSettings, preset
-
-_EXPLICIT = ("steps", "guidance", "polish_steps", "polish_guidance", "mu", "std")
+from ..png_metadata import png_info
+from ..sampling.fast_modes import FastModes
+from ..sampling.schedule import OVERRIDABLE, PRESETS, SamplingSettings, settings_from
+from ..weights.lora import LoraChoice, parse_lora_argument
+from .editing import add_edit_options, edit_from_args
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add the ``generate`` sub-command."""
     generate = subparsers.add_parser("generate", help="render a caption with real weights")
-    source = generate.add_argument_group("model (either --model or the component paths)")
-    source.add_argument("--model", type=Path, help="official repo folder (transformer/, text_encoder/, vae/, …)")
-    source.add_argument("--transformer", type=Path, help="conditional transformer folder or .safetensors")
-    source.add_argument("--unconditional-transformer", type=Path, help="unconditional transformer")
-    source.add_argument("--text-encoder", type=Path, help="Qwen3-VL text encoder folder or file")
-    source.add_argument("--tokenizer", type=Path, help="tokenizer folder (default: next to the text encoder)")
-    source.add_argument("--vae", type=Path, help="FLUX.2 VAE folder or .safetensors")
+    add_model_options(generate)
     caption = generate.add_mutually_exclusive_group(required=True)
     caption.add_argument("--caption", help="caption text (ideally the JSON caption)")
     caption.add_argument("--caption-file", type=Path, help="file holding the caption")
-    add_render_options(generate)
+    add_render_options(generate, size_required=False)
+    add_lora_options(generate)
+    add_edit_options(generate)
     generate.set_defaults(run=_run_generate)
     return generate
 
 
-def add_render_options(
-    parser: argparse.ArgumentParser, width: int | None = None, height: int | None = None, default_preset: str = ""
-) -> None:
-    parser.add_argument("--width", type=int, required=width is None, default=width)
-    parser.add_argument("--height", type=int, required=height is None, default=height)
-    parser.add_argument("--seed", type=int, default=0)
+def add_model_options(parser: argparse.ArgumentParser) -> None:
+    """--model DIR or the component paths (read back with `model_paths`)."""
+    source = parser.add_argument_group("model (either --model or the component paths)")
+    source.add_argument("--model", type=Path, help="official repo folder (transformer/, text_encoder/, vae/, …)")
+    source.add_argument("--transformer", type=Path, help="conditional transformer folder or .safetensors")
+    source.add_argument("--unconditional-transformer", type=Path, help="unconditional transformer")
+    source.add_argument("--text-encoder", type=Path, help="Qwen3-VL text encoder folder or file")
+    source.add_argument(
+        "--tokenizer",
+        type=Path,
+        help="tokenizer folder (default: next to the text encoder, else the bundled Qwen tokenizer)",
+    )
+    source.add_argument("--vae", type=Path, help="FLUX.2 VAE folder or .safetensors")
+
+
+def add_settings_options(parser: argparse.ArgumentParser, default_preset: str = "") -> None:
+    """--preset and the explicit sampling settings laid over it (read back with `settings_from_args`)."""
     parser.add_argument("--preset", choices=sorted(PRESETS), type=str.upper, default=default_preset or None)
     parser.add_argument("--steps", type=int)
     parser.add_argument("--guidance", type=float)
@@ -50,33 +59,91 @@ def add_render_options(
     parser.add_argument("--polish-guidance", type=float)
     parser.add_argument("--mu", type=float)
     parser.add_argument("--std", type=float)
-    parser.add_argument("--batch-size", type=int, default=1)
+
+
+def add_device_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
+
+
+def add_render_options(
+    parser: argparse.ArgumentParser,
+    width: int | None = None,
+    height: int | None = None,
+    default_preset: str = "",
+    size_required: bool = True,
+) -> None:
+    """`size_required` False: --width/--height may be left out (the caller then checks or derives them)."""
+    parser.add_argument("--width", type=int, required=size_required and width is None, default=width)
+    parser.add_argument("--height", type=int, required=size_required and height is None, default=height)
+    parser.add_argument("--seed", type=int, default=0)
+    add_settings_options(parser, default_preset)
+    parser.add_argument("--batch-size", type=int, default=1)
+    add_device_options(parser)
     parser.add_argument("--output", type=Path, required=True, help="PNG path (batches add _1, _2, …)")
     parser.add_argument("--save-latent", type=Path, help="also save the VAE-space latent as safetensors")
+    fast = parser.add_argument_group("fast modes (off by default; faster, not exact, see README 'Speed')")
+    fast.add_argument(
+        "--step-cache",
+        type=float,
+        default=0.0,
+        metavar="THRESHOLD",
+        help="skip a step's later blocks when the first block changed less than this (e.g. 0.1)",
+    )
+    fast.add_argument(
+        "--progressive",
+        type=float,
+        default=0.0,
+        metavar="FRACTION",
+        help="run this fraction of the steps at half resolution (e.g. 0.3)",
+    )
+
+
+def add_lora_options(parser: argparse.ArgumentParser) -> None:
+    loras = parser.add_argument_group("LoRAs (FILE or FILE:STRENGTH, repeatable; strength 1 by default)")
+    loras.add_argument(
+        "--lora", action="append", default=[], metavar="FILE[:STRENGTH]", help="LoRA for the conditional branch"
+    )
+    loras.add_argument(
+        "--unconditional-lora",
+        action="append",
+        default=[],
+        metavar="FILE[:STRENGTH]",
+        help="LoRA for the unconditional branch",
+    )
+    loras.add_argument("--unconditional-from-conditional", action="store_true",
+                       help="single-model mode: the unconditional branch runs on the conditional weights plus the "
+                       "unconditional LoRAs (the unconditional transformer is not read)")  # fmt: skip
+
+
+def lora_choice(args: argparse.Namespace) -> LoraChoice:
+    return LoraChoice(
+        tuple(parse_lora_argument(a) for a in args.lora),
+        tuple(parse_lora_argument(a) for a in args.unconditional_lora),
+        args.unconditional_from_conditional,
+    )
 
 
 def settings_from_args(args: argparse.Namespace) -> SamplingSettings:
     """A preset (default V4_DEFAULT_20) with any explicit values given on the command line laid over it."""
-    base = preset(args.preset or DEFAULT_PRESET)
-    overrides = {name: getattr(args, name) for name in _EXPLICIT if getattr(args, name) is not None}
-    if "steps" in overrides and "polish_steps" not in overrides:
-        overrides["polish_steps"] = min(base.polish_steps, overrides["steps"])
-    return SamplingSettings(**{**base.__dict__, **overrides})
+    overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name) is not None}
+    return settings_from(args.preset, overrides)
 
 
-def _model_paths(args: argparse.Namespace) -> ModelPaths:
+def model_paths(args: argparse.Namespace) -> ModelPaths:
+    """The model files; in single-model mode the unconditional transformer is neither needed nor read."""
+    single_model = getattr(args, "unconditional_from_conditional", False)
     components = (args.transformer, args.unconditional_transformer, args.text_encoder, args.vae)
     if args.model is not None:
         if any(components):
             raise Ideogram4Error("Give either --model or the component paths, not both.")
-        return ModelPaths.from_folder(args.model)
+        return ModelPaths.from_folder(args.model, unconditional=not single_model)
     required = {"--transformer": args.transformer, "--text-encoder": args.text_encoder, "--vae": args.vae}
     missing = [flag for flag, value in required.items() if value is None]
     if missing:
         raise Ideogram4Error(f"Missing {', '.join(missing)}: give --model DIR or every component path.")
-    return ModelPaths(args.transformer, args.unconditional_transformer, args.text_encoder, args.vae, args.tokenizer)
+    uncond = None if single_model else args.unconditional_transformer
+    return ModelPaths(args.transformer, uncond, args.text_encoder, args.vae, args.tokenizer)
 
 
 def _read_caption(args: argparse.Namespace) -> str:
@@ -89,15 +156,20 @@ def _read_caption(args: argparse.Namespace) -> str:
 
 
 def _run_generate(args: argparse.Namespace) -> int:
-    return render(args, _model_paths(args), _read_caption(args))
+    paths, caption = model_paths(args), _read_caption(args)
+    return render(args, paths, caption, edit_from_args(args, caption))
 
 
-def render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
+def render(args: argparse.Namespace, paths: ModelPaths, caption: str, edit: Edit | None = None) -> int:
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)
     settings = settings_from_args(args)
-    print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()} on {device} ({dtype})", file=sys.stderr)
-    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype)
+    loras = lora_choice(args) if hasattr(args, "lora") else LoraChoice()
+    extra = f", {loras.describe()}" if loras.describe() else ""
+    print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()}{extra} on {device} ({dtype})",
+          file=sys.stderr)  # fmt: skip
+    fast = FastModes(step_cache=args.step_cache, progressive=args.progressive)
+    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast)
     started = time.perf_counter()
     result = pipeline.generate(
         caption,
@@ -107,6 +179,7 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str) -> int:
         settings=settings,
         batch_size=args.batch_size,
         callback=_print_progress,
+        edit=edit,
     )
     _write_outputs(args, result, caption, settings)
     print(f"done in {time.perf_counter() - started:.1f} s", file=sys.stderr)
@@ -127,9 +200,8 @@ def output_paths(output: Path, count: int) -> list[Path]:
 def _write_outputs(
     args: argparse.Namespace, result: GenerationResult, caption: str, settings: SamplingSettings
 ) -> None:
-    info = PngImagePlugin.PngInfo()
-    info.add_itxt("ideogram4_caption", caption)
-    info.add_text("ideogram4_settings", f"seed {args.seed}; {settings.describe()}")
+    loras = lora_choice(args).describe() if hasattr(args, "lora") else ""
+    info = png_info(caption, args.seed, settings, loras)
     for path, image in zip(output_paths(args.output, len(result.images)), result.images, strict=True):
         path.parent.mkdir(parents=True, exist_ok=True)
         image.save(path, pnginfo=info)

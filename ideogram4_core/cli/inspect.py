@@ -20,6 +20,7 @@ from ..errors import ModelFileError
 from ..models.text_encoder import TAP_LAYERS
 from ..weights import identify_rules as rules
 from ..weights.identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
+from ..weights.lora.summary import lora_summary
 
 EXIT_RECOGNISED, EXIT_UNRECOGNISED, EXIT_UNREADABLE = 0, 1, 2
 _MODEL_FILES = ("*.safetensors", "*.gguf", "*.ckpt", "*.pt", "*.pth", "*.bin")
@@ -118,7 +119,18 @@ def _report(identity: Identity, role: str | None, compute_dtype: torch.dtype) ->
     }
     if identity.family != rules.TRANSFORMER:
         del report["branch"]
+    if identity.family == rules.LORA:
+        report |= _lora_fields(identity.path)
     return report
+
+
+def _lora_fields(path: Path) -> dict:
+    """A LoRA's layout, ranks and targets, or why it cannot be applied (e.g. another model family's LoRA)."""
+    try:
+        summary = lora_summary(path)
+    except ModelFileError as exc:
+        return {"usable": False, "use_as": None, "problem": str(exc), "resident_bytes": None}
+    return {"usable": True, "use_as": summary.pop("use_as"), "problem": None, "lora": summary}
 
 
 def _problem(identity: Identity) -> str | None:
@@ -160,4 +172,5 @@ def _status(report: dict) -> int:
     entries += [*report.get("components", {}).values(), *report.get("files", [])]
     if any("error" in e for e in entries):
         return EXIT_UNREADABLE
-    return EXIT_UNRECOGNISED if not entries or any(e["family"] == UNKNOWN for e in entries) else EXIT_RECOGNISED
+    unrecognised = any(e["family"] == UNKNOWN or (e["family"] == rules.LORA and not e["usable"]) for e in entries)
+    return EXIT_UNRECOGNISED if not entries or unrecognised else EXIT_RECOGNISED

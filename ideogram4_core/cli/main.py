@@ -8,7 +8,7 @@ import sys
 import torch
 
 from ..errors import Ideogram4Error
-from . import demo, generate, inspect, validate
+from . import batch, demo, generate, inspect, validate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,6 @@ def main(argv: list[str] | None = None) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ideogram4_core", description="Run Ideogram 4 locally.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (generate, demo, validate, inspect):
+    for command in (generate, demo, validate, inspect, batch):
         command.add_parser(commands)
     return parser

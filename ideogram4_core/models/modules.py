@@ -63,15 +63,25 @@ def materialize(
     return module.eval().requires_grad_(False)
 
 
+def module_types(build: Callable[[], nn.Module]) -> dict[str, type[nn.Module]]:
+    """The type of every submodule `build` creates, by path (built on `meta`: no memory, no init)."""
+    with torch.device("meta"):
+        return {path: type(module) for path, module in build().named_modules()}
+
+
 def _check_replacement(original: nn.Module, replacement: nn.Module, path: str, what: str) -> None:
-    """A quantised replacement must stand in for a Linear of the same [out, in] shape."""
-    if not isinstance(original, nn.Linear):
+    """A quantised replacement must stand in for a Linear (or Embedding) of the same shape."""
+    if isinstance(original, nn.Embedding):
+        expected = (original.num_embeddings, original.embedding_dim)
+        got = (getattr(replacement, "num_embeddings", None), getattr(replacement, "embedding_dim", None))
+    elif isinstance(original, nn.Linear):
+        expected = (original.out_features, original.in_features)
+        got = (getattr(replacement, "out_features", None), getattr(replacement, "in_features", None))
+    else:
         raise ModelFileError(
             f"The weights do not fit the {what}: {path!r} is stored quantised, but it is a "
             f"{type(original).__name__}, not a Linear layer."
         )
-    expected = (original.out_features, original.in_features)
-    got = (getattr(replacement, "out_features", None), getattr(replacement, "in_features", None))
     if got != expected:
         raise ModelFileError(
             f"The weights do not fit the {what}: quantised layer {path!r} is {got[0]}×{got[1]}, expected "

@@ -7,6 +7,7 @@ ordinary 1-D rotate-half RoPE over positions 0..n-1.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -18,13 +19,15 @@ from safetensors import safe_open
 from torch import nn
 
 from ..errors import ModelFileError
-from ..weights.identify import expect
+from ..weights.gguf_io import GgufHeader, is_gguf, load_gguf_tensors, read_vocabulary
+from ..weights.identify import expect, read_weight_header
 from ..weights.quant import detect_format
 from ..weights.quant.comfy import metadata_markers
 from ..weights.quant.fp8 import use_fp8_matmul
-from ..weights.safetensors_io import read_header, weight_files
-from .modules import materialize, zero_embedding
-from .tokenizer import CaptionTokenizer
+from ..weights.quant.gguf import take_gguf_modules
+from ..weights.safetensors_io import weight_files
+from .modules import materialize, module_types, zero_embedding
+from .tokenizer import CaptionTokenizer, bundled_tokenizer_dir
 
 TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)
 """Decoder layers (0-based) whose outputs are stacked into the text features."""
@@ -34,7 +37,7 @@ TAP_LAYERS = (0, 3, 6, 9, 12, 15, 18, 21, 24, 27, 30, 33, 35)
 LAYOUT_PREFIXES = ("language_model.", "model.language_model.", "model.")
 _EXPECTED = (
     "Expected the text_encoder/ folder of the Ideogram 4 repo (config.json + language_model.* tensors) "
-    "or a Qwen3-VL-8B .safetensors file."
+    "or a Qwen3-VL-8B .safetensors or .gguf file."
 )
 
 
@@ -221,7 +224,7 @@ def load_text_encoder(
     if path.is_dir() and not (path / "config.json").is_file() and (path / "text_encoder").is_dir():
         path = path / "text_encoder"
     config = _read_config(path)
-    headers = [read_header(file) for file in (weight_files(path) if path.is_dir() else [path])]
+    headers = [read_weight_header(file) for file in (weight_files(path) if path.is_dir() else [path])]
     located = {name: (header.path, info) for header in headers for name, info in header.tensors.items()}
     prefix = _layout_prefix(path, located)
     tower = {name[len(prefix) :]: located[name] for name in located if name.startswith(prefix)}
@@ -236,15 +239,36 @@ def load_text_encoder(
             f"{max(TAP_LAYERS) + 1} are needed. {_EXPECTED}"
         )
     wanted = {prefix + name: file for name, (file, _) in tower.items() if _is_needed(name)}
-    stored = _read_tensors(wanted, device) | metadata_markers(headers)
+    if isinstance(headers[0], GgufHeader):
+        cfg = _gguf_settings(cfg, headers[0])
+        stored = load_gguf_tensors(path, lambda name: name in wanted)
+    else:
+        stored = _read_tensors(wanted, device) | metadata_markers(headers)
     state = {name[len(prefix) :]: t for name, t in stored.items() if name.startswith(prefix)}
     state = {name: tensor for name, tensor in state.items() if _is_needed(name)}
-    linears = fmt.take_linears(state, dtype)
+    if isinstance(headers[0], GgufHeader):
+        linears = take_gguf_modules(state, module_types(lambda: Qwen3TapEncoder(cfg)), dtype)
+    else:
+        linears = fmt.take_linears(state, dtype)
     model = materialize(
-        lambda: Qwen3TapEncoder(cfg), state, dtype=dtype, what="Qwen3-VL text encoder", replacements=linears
-    )
+        lambda: Qwen3TapEncoder(cfg), state, dtype=dtype, what=f"Qwen3-VL text encoder ({path.name})",
+        replacements=linears,
+    )  # fmt: skip
     use_fp8_matmul(model, fp8_matmul)
-    return model
+    return model.to(device)  # GGUF tensors are memory-mapped on the CPU; the others are read onto `device`
+
+
+def _gguf_settings(cfg: TextEncoderConfig, header: GgufHeader) -> TextEncoderConfig:
+    """Rotary theta and norm epsilon from a GGUF's metadata (llama.cpp's `{arch}.rope.freq_base`,
+    `{arch}.attention.layer_norm_rms_epsilon`), where it records them."""
+    arch, metadata = header.architecture or "qwen3vl", header.metadata
+    theta = metadata.get(f"{arch}.rope.freq_base")
+    eps = metadata.get(f"{arch}.attention.layer_norm_rms_epsilon")
+    return dataclasses.replace(
+        cfg,
+        rope_theta=float(theta) if theta else cfg.rope_theta,
+        rms_norm_eps=float(eps) if eps else cfg.rms_norm_eps,
+    )
 
 
 def _is_needed(name: str) -> bool:
@@ -299,16 +323,44 @@ def _read_tensors(wanted: Mapping[str, Path], device: torch.device | str) -> dic
 
 
 def find_tokenizer_folder(text_encoder_path: str | Path) -> Path:
-    """The tokenizer next to a text encoder: `../tokenizer/` (official layout) or the same folder (HF original)."""
+    """The tokenizer next to a text encoder (`../tokenizer/` in the official layout, the same folder in the HF
+    original), else the bundled Qwen tokenizer (for single files such as ComfyUI's, which carry none)."""
     path = Path(text_encoder_path)
     folder = path if path.is_dir() else path.parent
     for candidate in (folder / "tokenizer", folder.parent / "tokenizer", folder):
         if (candidate / "tokenizer.json").is_file() or (candidate / "vocab.json").is_file():
             return candidate
-    raise ModelFileError(
-        f"No tokenizer found next to {path}. Pass the tokenizer/ folder of the Ideogram 4 repo (or ComfyUI's bundled "
-        "Qwen tokenizer folder)."
-    )
+    return bundled_tokenizer_dir()
+
+
+def load_tokenizer(text_encoder: str | Path, tokenizer: str | Path | None = None) -> CaptionTokenizer:
+    """`tokenizer` when given; for a GGUF text encoder the vocabulary it stores (else the bundled Qwen files);
+    otherwise the tokenizer folder next to the text encoder."""
+    if tokenizer is not None:
+        return CaptionTokenizer.from_folder(tokenizer)
+    path = Path(text_encoder)
+    if not is_gguf(path):
+        return CaptionTokenizer.from_folder(find_tokenizer_folder(path))
+    vocabulary = read_vocabulary(path)
+    if vocabulary is None:
+        return CaptionTokenizer.from_folder(bundled_tokenizer_dir())
+    if vocabulary.model != "gpt2" or vocabulary.pre not in ("qwen2", ""):
+        raise ModelFileError(
+            f"{path.name} stores a {vocabulary.model!r} tokenizer with pre-tokenizer {vocabulary.pre!r}, not Qwen2's "
+            "byte-level BPE: it is not a Qwen3-VL text encoder. Use the Qwen3-VL-8B GGUF, or pass the tokenizer/ "
+            "folder of the Ideogram 4 repo."
+        )
+    normal, added = [], {}
+    for index, (token, kind) in enumerate(zip(vocabulary.tokens, vocabulary.token_types, strict=True)):
+        if kind == _GGUF_NORMAL_TOKEN:
+            normal.append(token)
+        elif kind in _GGUF_ADDED_TOKENS:
+            added[index] = token
+    return CaptionTokenizer.from_vocabulary(normal, vocabulary.merges, added, f"the vocabulary in {path.name}")
+
+
+_GGUF_NORMAL_TOKEN, _GGUF_ADDED_TOKENS = 1, (3, 4)
+"""llama.cpp token types: normal; control and user-defined (the added tokens). Unused padding (5) is dropped."""
 
 
 class TextEncoder:
@@ -332,9 +384,8 @@ class TextEncoder:
         device: torch.device | str,
         dtype: torch.dtype,
     ) -> TextEncoder:
-        """Load both parts; the tokenizer folder is found next to the text encoder when not given."""
-        tokenizer_folder = find_tokenizer_folder(text_encoder) if tokenizer is None else Path(tokenizer)
-        caption_tokenizer = CaptionTokenizer.from_folder(tokenizer_folder)
+        """Load both parts; without `tokenizer`, the text encoder's own (see `load_tokenizer`)."""
+        caption_tokenizer = load_tokenizer(text_encoder, tokenizer)
         return cls(load_text_encoder(text_encoder, device=device, dtype=dtype), caption_tokenizer)
 
     @property

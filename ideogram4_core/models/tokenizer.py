@@ -51,11 +51,22 @@ class CaptionTokenizer:
         if (folder / "tokenizer.json").is_file():
             return cls(Tokenizer.from_file(str(folder / "tokenizer.json")), str(folder))
         if (folder / "vocab.json").is_file() and (folder / "merges.txt").is_file():
-            return cls(_build_qwen2_bpe(folder), str(folder))
+            vocab, merges = models.BPE.read_file(str(folder / "vocab.json"), str(folder / "merges.txt"))
+            return cls(_qwen2_bpe(vocab, merges, _added_tokens(folder), str(folder)), str(folder))
         raise ModelFileError(
             f"No tokenizer in {folder} (expected tokenizer.json, or vocab.json + merges.txt). "
             "Point to the tokenizer/ folder of the Ideogram 4 repo."
         )
+
+    @classmethod
+    def from_vocabulary(
+        cls, tokens: list[str], merges: list[str], added: dict[int, str], source: str
+    ) -> CaptionTokenizer:
+        """From a token list (id order, added tokens left out), BPE merges ("a b") and added tokens by id, as a
+        GGUF stores its tokenizer; the same Qwen2 pre-tokenizer and byte-level mapping as the files."""
+        vocab = {token: index for index, token in enumerate(tokens)}
+        pairs = [tuple(merge.split(" ", 1)) for merge in merges]
+        return cls(_qwen2_bpe(vocab, pairs, added, source), source)
 
     @property
     def vocab_size(self) -> int:
@@ -82,8 +93,8 @@ class CaptionTokenizer:
         return self._tokenizer.encode(render_caption(caption), add_special_tokens=False).ids
 
 
-def _build_qwen2_bpe(folder: Path) -> Tokenizer:
-    tokenizer = Tokenizer(models.BPE.from_file(str(folder / "vocab.json"), str(folder / "merges.txt")))
+def _qwen2_bpe(vocab: dict[str, int], merges: list, added: dict[int, str], source: str) -> Tokenizer:
+    tokenizer = Tokenizer(models.BPE(vocab, merges))
     tokenizer.normalizer = normalizers.NFC()
     tokenizer.pre_tokenizer = pre_tokenizers.Sequence(
         [
@@ -92,15 +103,14 @@ def _build_qwen2_bpe(folder: Path) -> Tokenizer:
         ]
     )
     tokenizer.decoder = decoders.ByteLevel()
-    added = _added_tokens(folder)
     tokenizer.add_special_tokens(
         [AddedToken(content, special=True, normalized=False) for _, content in sorted(added.items())]
     )
     for token_id, content in added.items():
         if tokenizer.token_to_id(content) != token_id:
             raise ModelFileError(
-                f"The added token {content} in {folder} gets id {tokenizer.token_to_id(content)}, not {token_id}; "
-                "the tokenizer files are inconsistent. Download the tokenizer/ folder again."
+                f"The added token {content} in {source} gets id {tokenizer.token_to_id(content)}, not {token_id}; "
+                "the tokenizer is inconsistent. Download it again or pass the tokenizer/ folder of the Ideogram 4 repo."
             )
     return tokenizer
 

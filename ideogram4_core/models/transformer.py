@@ -3,11 +3,15 @@
 Parameter names are the original ones (fused `attention.qkv`, `attention.o`). Unlike the reference, the
 sequence holds only real tokens: `[text][image]` for the conditional branch and `[image]` alone for the
 unconditional one, so no 2048-token padding is ever computed and single-caption batches need no mask.
+
+What stays constant over a sampling run (the caption rows `llm_cond_proj(llm_cond_norm(·))`, the rotary tables in
+the compute dtype, the attention mask) is computed once by `prepare`; `run` then does one step with no host sync.
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 
 import torch
@@ -60,8 +64,7 @@ class RMSNorm(nn.Module):
         self.weight = nn.Parameter(torch.ones(dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        x = x.float()
-        x = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.eps)
+        x = F.rms_norm(x.float(), x.shape[-1:], eps=self.eps)  # one fused kernel, normalised in float32
         if self.weight.dtype in (torch.float16, torch.bfloat16):
             x = x.to(self.weight.dtype)
         return x * self.weight
@@ -154,6 +157,21 @@ class FinalLayer(nn.Module):
         return self.linear(F.layer_norm(h, h.shape[-1:], eps=1e-6) * scale)
 
 
+@dataclass(frozen=True)
+class BranchInputs:
+    """What one branch reuses at every step of a run (from `Ideogram4Transformer.prepare`).
+
+    `rope`: cos/sin in the compute dtype; `text_rows`: the projected caption rows (None: image tokens only);
+    `mask`: the attention mask, None when every row is real; `blocks`: what runs each block (the blocks
+    themselves, or compiled versions of them, see `models.compile`).
+    """
+
+    rope: tuple[torch.Tensor, torch.Tensor]
+    text_rows: torch.Tensor | None
+    mask: torch.Tensor | None
+    blocks: Sequence[Callable[..., torch.Tensor]]
+
+
 class Ideogram4Transformer(nn.Module):
     """Predicts the flow-matching velocity (toward data) for the image tokens."""
 
@@ -190,6 +208,49 @@ class Ideogram4Transformer(nn.Module):
         image = torch.stack([torch.zeros_like(rows), rows, cols], dim=1) + IMAGE_POSITION_OFFSET
         return mrope_angles(torch.cat([text, image]), self.config)
 
+    def prepare(
+        self,
+        rope: tuple[torch.Tensor, torch.Tensor],
+        text: torch.Tensor | None = None,
+        text_mask: torch.Tensor | None = None,
+        blocks: Sequence[Callable[..., torch.Tensor]] | None = None,
+    ) -> BranchInputs:
+        """The per-run constants for `run`: caption rows, rotary tables and mask (see `forward` for the inputs)."""
+        dtype = self.dtype
+        text_rows = mask = None
+        if text is not None:
+            if text.shape[0] > 1 and text.stride(0) == 0:  # one caption shared by the batch: project it once
+                text = text[:1]
+            text_rows = self.llm_cond_proj(self.llm_cond_norm(text.to(dtype))) + self.embed_image_indicator.weight[0]
+            if text_mask is not None and not bool(text_mask.all()):
+                keep_image = text_mask.new_ones(text_mask.shape[0], rope[0].shape[0] - text_mask.shape[1])
+                mask = torch.cat([text_mask, keep_image], dim=1)[:, None, None, :]
+        cos, sin = (r.to(dtype) for r in rope)
+        return BranchInputs((cos, sin), text_rows, mask, list(self.layers) if blocks is None else blocks)
+
+    def time_conditioning(self, t: torch.Tensor) -> torch.Tensor:
+        """The AdaLN input `silu(adaln_proj(t_embedding(t)))` (B, adaln_dim) for model time `t` (B,)."""
+        return F.silu(self.adaln_proj(self.t_embedding(t, self.dtype)))
+
+    def embed(self, x: torch.Tensor, inputs: BranchInputs) -> torch.Tensor:
+        """The packed sequence entering the first block: `[caption rows][image rows]`."""
+        image_rows = self.input_proj(x.to(self.dtype)) + self.embed_image_indicator.weight[1]
+        if inputs.text_rows is None:
+            return image_rows
+        return torch.cat([inputs.text_rows.expand(x.shape[0], -1, -1), image_rows], dim=1)
+
+    def head(self, h: torch.Tensor, adaln: torch.Tensor, num_image: int) -> torch.Tensor:
+        """The velocity of the last `num_image` rows of the final hidden state."""
+        return self.final_layer(h[:, h.shape[1] - num_image :], adaln)
+
+    def run(self, x: torch.Tensor, t: torch.Tensor, inputs: BranchInputs) -> torch.Tensor:
+        """One step: velocity for image tokens `x` (B, N, in_channels) at model time `t` (B,)."""
+        adaln = self.time_conditioning(t)
+        h = self.embed(x, inputs)
+        for block in inputs.blocks:
+            h = block(h, adaln, inputs.rope, inputs.mask)
+        return self.head(h, adaln, x.shape[1])
+
     def forward(
         self,
         x: torch.Tensor,
@@ -202,24 +263,10 @@ class Ideogram4Transformer(nn.Module):
 
         `text` (B, L, llm_features_dim) holds the caption features (None: unconditional branch, image tokens
         only). `text_mask` (B, L) marks real text rows when captions of different lengths are padded to L.
-        `rope` comes from `rotary(L, grid)` (or `rotary(0, grid)` without text).
+        `rope` comes from `rotary(L, grid)` (or `rotary(0, grid)` without text). Samplers call `prepare` once
+        and `run` per step instead.
         """
-        dtype = self.dtype
-        image_rows = self.input_proj(x.to(dtype)) + self.embed_image_indicator.weight[1]
-        adaln = F.silu(self.adaln_proj(self.t_embedding(t, dtype)))
-        mask = None
-        if text is None:
-            h = image_rows
-        else:
-            text_rows = self.llm_cond_proj(self.llm_cond_norm(text.to(dtype))) + self.embed_image_indicator.weight[0]
-            h = torch.cat([text_rows, image_rows], dim=1)
-            if text_mask is not None and not bool(text_mask.all()):
-                keep_image = text_mask.new_ones(x.shape[0], x.shape[1])
-                mask = torch.cat([text_mask, keep_image], dim=1)[:, None, None, :]
-        cos, sin = (r.to(dtype) for r in rope)
-        for block in self.layers:
-            h = block(h, adaln, (cos, sin), mask)
-        return self.final_layer(h[:, h.shape[1] - x.shape[1] :], adaln)
+        return self.run(x, t, self.prepare(rope, text, text_mask))
 
 
 def mrope_angles(positions: torch.Tensor, cfg: TransformerConfig) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,8 +1,8 @@
-"""Tiled FLUX.2 decoding for images whose full decode does not fit in memory.
+"""Tiled FLUX.2 decoding and encoding for images whose whole pass does not fit in memory.
 
-The VAE latent is cut into overlapping tiles; each tile is decoded on its own and the images are
-cross-faded linearly across each overlap. One tile covering the whole latent gives the plain decode exactly.
-The decoder's mid attention and GroupNorms see only their tile, so small tiles are close, not exact.
+The work is cut into overlapping tiles on the latent grid; each tile is decoded (or encoded) on its own and
+the results are cross-faded linearly across each overlap. One tile covering the whole latent gives the plain
+pass exactly. The mid attention and GroupNorms see only their tile, so small tiles are close, not exact.
 """
 
 from __future__ import annotations
@@ -44,6 +44,39 @@ def _ramp(starts: list[int], index: int, size: int, scale: int) -> torch.Tensor:
     return weights
 
 
+def _tiled(
+    apply: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    grid_hw: tuple[int, int],
+    scales: tuple[int, int],
+    out_channels: int,
+    tile: int,
+    overlap: int,
+    on_tile: TileCallback | None,
+    out_device: torch.device | str | None,
+) -> torch.Tensor:
+    """Run `apply` tile by tile over `x` and cross-fade the results; tiles are laid out on the latent grid
+    `grid_hw`, and `scales` = (input, output) pixels per latent pixel."""
+    (h, w), (s_in, s_out) = grid_hw, scales
+    rows, cols = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
+    th, tw = min(tile, h), min(tile, w)
+    out_device = x.device if out_device is None else out_device
+    out = torch.zeros(x.shape[0], out_channels, h * s_out, w * s_out, device=out_device)
+    total = torch.zeros(1, 1, h * s_out, w * s_out, device=out_device)
+    with torch.inference_mode():
+        for i, top in enumerate(rows):
+            for j, left in enumerate(cols):
+                piece = x[:, :, top * s_in : (top + th) * s_in, left * s_in : (left + tw) * s_in]
+                result = apply(piece).to(out_device, torch.float32)
+                weight = torch.outer(_ramp(rows, i, th, s_out), _ramp(cols, j, tw, s_out)).to(out_device)
+                region = (..., slice(top * s_out, (top + th) * s_out), slice(left * s_out, (left + tw) * s_out))
+                out[region] += result * weight
+                total[region] += weight
+                if on_tile is not None:
+                    on_tile(i * len(cols) + j + 1, len(rows) * len(cols))
+    return out / total
+
+
 def decode_tiled(
     vae: Flux2VAE,
     z: torch.Tensor,
@@ -57,24 +90,23 @@ def decode_tiled(
     `on_tile(done, total)` runs after every tile (progress, interrupt); the result is assembled on `out_device`
     (default: the latent's device).
     """
-    b, _, h, w = z.shape
+    scales = (1, vae.downscale)
+    return _tiled(vae.decode, z, z.shape[2:], scales, vae.config.image_channels, tile, overlap, on_tile, out_device)
+
+
+def encode_tiled(
+    vae: Flux2VAE,
+    images: torch.Tensor,
+    tile: int = DEFAULT_TILE,
+    overlap: int = DEFAULT_OVERLAP,
+    on_tile: TileCallback | None = None,
+    out_device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Images (B, 3, H, W) in [−1, 1], sides multiples of 8 → float32 latent mean (B, 32, H/8, W/8), encoded
+    tile by tile (`tile` and `overlap` in latent pixels, as for decoding)."""
     f = vae.downscale
-    rows, cols = tile_starts(h, tile, overlap), tile_starts(w, tile, overlap)
-    th, tw = min(tile, h), min(tile, w)
-    out_device = z.device if out_device is None else out_device
-    out = torch.zeros(b, vae.config.image_channels, h * f, w * f, device=out_device)
-    total = torch.zeros(1, 1, h * f, w * f, device=out_device)
-    with torch.inference_mode():
-        for i, top in enumerate(rows):
-            for j, left in enumerate(cols):
-                image = vae.decode(z[:, :, top : top + th, left : left + tw]).to(out_device, torch.float32)
-                weight = torch.outer(_ramp(rows, i, th, f), _ramp(cols, j, tw, f)).to(out_device)
-                region = (..., slice(top * f, (top + th) * f), slice(left * f, (left + tw) * f))
-                out[region] += image * weight
-                total[region] += weight
-                if on_tile is not None:
-                    on_tile(i * len(cols) + j + 1, len(rows) * len(cols))
-    return out / total
+    grid = (images.shape[2] // f, images.shape[3] // f)
+    return _tiled(vae.encode, images, grid, (f, 1), vae.config.latent_channels, tile, overlap, on_tile, out_device)
 
 
 def tile_count(latent_hw: tuple[int, int], tile: int = DEFAULT_TILE, overlap: int = DEFAULT_OVERLAP) -> int:
@@ -82,10 +114,18 @@ def tile_count(latent_hw: tuple[int, int], tile: int = DEFAULT_TILE, overlap: in
     return len(tile_starts(latent_hw[0], tile, overlap)) * len(tile_starts(latent_hw[1], tile, overlap))
 
 
+def _memory_bytes(channels: tuple[int, ...], latent_hw: tuple[int, int], dtype: torch.dtype, batch: int) -> int:
+    scale = 2 ** (len(channels) - 1)
+    pixels = latent_hw[0] * latent_hw[1] * scale * scale
+    element = torch.tensor([], dtype=dtype).element_size()
+    return batch * pixels * max(channels[:2]) * _LIVE_TENSORS * element
+
+
 def decode_memory_bytes(config: VAEConfig, latent_hw: tuple[int, int], dtype: torch.dtype, batch: int = 1) -> int:
     """Rough peak working memory of one plain decode: activations at full resolution dominate."""
-    scale = 2 ** (len(config.decoder_channels) - 1)
-    pixels = latent_hw[0] * latent_hw[1] * scale * scale
-    widest = max(config.decoder_channels[:2])
-    element = torch.tensor([], dtype=dtype).element_size()
-    return batch * pixels * widest * _LIVE_TENSORS * element
+    return _memory_bytes(config.decoder_channels, latent_hw, dtype, batch)
+
+
+def encode_memory_bytes(config: VAEConfig, latent_hw: tuple[int, int], dtype: torch.dtype, batch: int = 1) -> int:
+    """Rough peak working memory of one plain encode (full-resolution activations of the first levels)."""
+    return _memory_bytes(config.encoder_channels or config.decoder_channels, latent_hw, dtype, batch)

@@ -46,6 +46,16 @@ def tokens_to_vae(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     return z.reshape(b, VAE_CHANNELS, gh * PATCH, gw * PATCH)
 
 
+def vae_to_tokens(z: torch.Tensor) -> torch.Tensor:
+    """The inverse of `tokens_to_vae`: VAE latent (B, 32, H/8, W/8) → normalised tokens (B, H/16·W/16, 128)."""
+    b, c, h, w = z.shape
+    if c != VAE_CHANNELS or h % PATCH or w % PATCH:
+        raise ValueError(f"expected a (B, {VAE_CHANNELS}, H/8, W/8) latent with even sides, got {tuple(z.shape)}")
+    patches = z.float().view(b, c, h // PATCH, PATCH, w // PATCH, PATCH).permute(0, 2, 4, 3, 5, 1)
+    shift, scale = latent_statistics(z.device)
+    return (patches.reshape(b, (h // PATCH) * (w // PATCH), TOKEN_CHANNELS) - shift) / scale
+
+
 def tokens_to_comfy(tokens: torch.Tensor, grid: tuple[int, int]) -> torch.Tensor:
     """(B, N, 128) in (ph, pw, c) order → ComfyUI's (B, 128, gh, gw) in (c, ph, pw) order."""
     b, (gh, gw) = tokens.shape[0], grid

@@ -2,8 +2,8 @@
 
 `identify(path)` names the family (an Ideogram 4 component or something else), the transformer branch and the
 weight format; `expect(path, role)` raises ModelFileError before any loading when the path cannot serve as
-`role`, naming what it is and where the right file goes. Pickles, GGUF, truncated and corrupt files are refused
-by `read_header` (never unpickled, never parsed beyond the first bytes).
+`role`, naming what it is and where the right file goes. GGUF files are read with the `gguf` package
+(`gguf_io`); pickles, truncated and corrupt files are refused by the header readers (never unpickled).
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ from pathlib import Path
 
 from ..errors import ModelFileError
 from . import identify_rules as rules
+from .gguf_io import GgufHeader, is_gguf, read_gguf_header
 from .identify_rules import TEXT_ENCODER, TRANSFORMER, UNKNOWN, VAE
 from .quant import PlainFloat, detect_format
+from .quant.gguf import SUPPORTED_TYPES
 from .safetensors_io import SafetensorsHeader, read_header, weight_files
 
 REPO, OTHER_REPO = "ideogram4-repo", "other-repo"
@@ -44,6 +46,9 @@ WHERE = {
     VAE: "The FLUX.2 VAE goes in models/vae (flux2-vae.safetensors) or is the vae/ folder of the official repo.",
 }
 
+_BRANCH_FOLDERS = {"transformer": "cond", "unconditional_transformer": "uncond", "cond": "cond", "uncond": "uncond",
+                   "conditional": "cond", "unconditional": "uncond"}  # fmt: skip
+"""Folder names that say the branch: the official repo's, and the `cond/` / `uncond/` of GGUF sets."""
 _MIN_TEXT_LAYERS = 36  # Ideogram 4 taps decoder layer 35 (0-based)
 _RELEASED_DIT = (34, 4608)  # blocks, hidden
 
@@ -75,13 +80,14 @@ class Identity:
             TEXT_ENCODER: "--text-encoder / IG4_TextEncoderLoader",
             VAE: "--vae / IG4_VAELoader",
             REPO: "--model / IG4_ModelLoader model",
+            rules.LORA: "--lora / IG4_LoraLoader",
         }.get(self.family)
 
 
 def identify(path: str | Path) -> Identity:
     """Identify a .safetensors file, a component folder (config.json + weights) or an official repo root.
 
-    Raises ModelFileError for missing paths and unreadable files (pickle, GGUF, truncated, corrupt).
+    Raises ModelFileError for missing paths and unreadable files (pickle, truncated, corrupt).
     """
     path = Path(path)
     if not path.exists():
@@ -90,12 +96,14 @@ def identify(path: str | Path) -> Identity:
         return _identify_repo(path)
     config = _read_config(path / "config.json") if path.is_dir() else {}
     files = weight_files(path) if path.is_dir() else [path]
-    headers = tuple(read_header(f) for f in files)
+    headers = tuple(read_weight_header(f) for f in files)
     keys = rules.Keys(headers)
     metadata = {k: v for h in headers for k, v in h.metadata.items()}
-    family, description = _family(keys, config, path)
+    family, description = _family(keys, config, path, metadata.get("general.architecture"))
     if family in COMPONENT_FAMILIES:
         fmt, problem = _component_format(headers, config)
+    elif isinstance(headers[0], GgufHeader):
+        fmt, problem = headers[0].format_name, None
     else:
         fmt, problem = rules.quantisation(headers, config) or rules.float_format(headers), None
     branch, notes = None, [f"{len(files)} shards"] if len(files) > 1 else []
@@ -152,6 +160,11 @@ def mismatch(identity: Identity, role: str) -> str | None:
     return None
 
 
+def read_weight_header(path: Path) -> SafetensorsHeader:
+    """The header of a safetensors or GGUF file (a `GgufHeader` for GGUF); reads no tensor data."""
+    return read_gguf_header(path) if is_gguf(path) else read_header(path)
+
+
 def label(path: Path) -> str:
     """How messages name a path: a file by its name, a folder by its path (`transformer` alone says little)."""
     return str(path) if path.is_dir() else path.name
@@ -181,9 +194,10 @@ def _read_config(file: Path) -> dict:
     return config if isinstance(config, dict) else {}
 
 
-def _family(keys: rules.Keys, config: Mapping, path: Path) -> tuple[str, str]:
-    """The family from tensor names and shapes; a folder's config names it when the tensors say nothing."""
-    found = rules.classify(keys)
+def _family(keys: rules.Keys, config: Mapping, path: Path, architecture: str | None) -> tuple[str, str]:
+    """The family from tensor names and shapes (and a GGUF's `general.architecture`); a folder's config names it
+    when the tensors say nothing."""
+    found = rules.with_gguf_architecture(rules.classify(keys), architecture)
     if found is not None:
         return found
     label = _config_label(config)
@@ -203,6 +217,15 @@ def _config_label(config: Mapping) -> str:
 
 def _component_format(headers: Sequence[SafetensorsHeader], config: Mapping) -> tuple[str, str | None]:
     """The registered weight format, or the file's own description and why it cannot be loaded."""
+    if isinstance(headers[0], GgufHeader):
+        unsupported = headers[0].unsupported_types()
+        problem = (
+            f"stored with GGML type {', '.join(unsupported)}, which this version cannot dequantise (supported: "
+            f"{', '.join(SUPPORTED_TYPES)})"
+            if unsupported
+            else None
+        )
+        return headers[0].format_name, problem
     fmt = detect_format(headers, config)
     if not isinstance(fmt, PlainFloat):
         return fmt.name, None
@@ -219,8 +242,8 @@ def _branch(path: Path, metadata: Mapping[str, str]) -> tuple[str | None, str]:
     if model_type in ("ideogram4_cond", "ideogram4_uncond"):
         return model_type.removeprefix("ideogram4_"), f"branch from metadata model_type {model_type}"
     folder = path.name if path.is_dir() else path.parent.name
-    if folder in ("transformer", "unconditional_transformer"):
-        return ("uncond" if folder.startswith("uncond") else "cond"), f"branch from the folder name {folder}/"
+    if folder in _BRANCH_FOLDERS:
+        return _BRANCH_FOLDERS[folder], f"branch from the folder name {folder}/"
     if "uncond" in path.name.lower():
         return "uncond", "branch from 'uncond' in the file name"
     return None, "branch not recorded (no model_type metadata, folder or 'uncond' in the name): taken as conditional"

@@ -15,9 +15,10 @@ from collections.abc import Callable, Mapping, Sequence
 from .safetensors_io import SafetensorsHeader, TensorInfo
 
 TRANSFORMER, TEXT_ENCODER, VAE, UNKNOWN = "ideogram4-transformer", "qwen3-vl-text-encoder", "flux2-vae", "unknown"
+LORA = "lora"
 
 FLOAT_DTYPES = {"F16": "fp16", "BF16": "bf16", "F32": "fp32", "F64": "fp64"}
-PLANNED_FORMATS = ("official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed")
+PLANNED_FORMATS = ("official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed", "comfy-int8")
 """The formats of SPEC §2.2: recognised here even before a loader for them is registered."""
 
 QUANT_AUX = (".weight_scale", ".weight_scale_2", ".input_scale", ".comfy_quant", ".absmax", ".quant_map",
@@ -67,7 +68,7 @@ def classify(keys: Keys) -> tuple[str, str] | None:
 def _lora(keys: Keys) -> tuple[str, str] | None:
     pairs = sum(1 for name in keys.tensors if _LORA.search(name))
     if pairs:
-        return "lora", f"a LoRA ({pairs} adapter tensors), not a full model; LoRAs are not supported yet"
+        return LORA, f"a LoRA ({pairs} adapter tensors), not a full model"
     return None
 
 
@@ -161,6 +162,26 @@ def _vae(keys: Keys) -> tuple[str, str] | None:
 _RULES: tuple[Rule, ...] = (_lora, _ideogram, _flux, _qwen_image, _lumina, _stable_diffusion, _text_encoder, _vae)
 
 
+def with_gguf_architecture(found: tuple[str, str] | None, architecture: str | None) -> tuple[str, str] | None:
+    """Refine a classification with a GGUF's `general.architecture` (absent in sd.cpp-style diffusion exports).
+
+    Qwen3-VL's language model is `qwen3vl`; any other language-model architecture (a text-only `qwen3` has the
+    same shapes as Qwen3-VL-8B's tower, `llama` …) is named and refused; `clip` is a vision projector (mmproj).
+    """
+    if architecture is None or architecture == "qwen3vl":
+        return found
+    if architecture == "clip":
+        return "other", "a vision projector (mmproj) GGUF, not a language model"
+    if found is None:
+        return UNKNOWN, f"a GGUF of architecture {architecture!r}"
+    if found[0] == TEXT_ENCODER:
+        same_shapes = {"qwen3": "a text-only Qwen3 language model (GGUF architecture 'qwen3'), not the Qwen3-VL one"}
+        return "text-encoder", same_shapes.get(architecture, f"a language model of GGUF architecture {architecture!r}")
+    if found[0] == "text-encoder":
+        return "text-encoder", f"{found[1]}, GGUF architecture {architecture!r}"
+    return found
+
+
 def quantisation(headers: Sequence[SafetensorsHeader], config: Mapping) -> str | None:
     """The quantised format the headers show (a PLANNED_FORMATS id or a description), None for plain floats."""
     tensors = {n: i for h in headers for n, i in h.tensors.items()}
@@ -178,7 +199,8 @@ def quantisation(headers: Sequence[SafetensorsHeader], config: Mapping) -> str |
     if any_name(lambda n: n.endswith(".weight_scale_2")):
         return "comfy-nvfp4-mixed"
     if any_name(lambda n: n.endswith(".comfy_quant") or n == "scaled_fp8") or "_quantization_metadata" in metadata:
-        return "comfy-fp8-scaled"
+        int8 = any(n.endswith(".weight") and i.dtype == "I8" for n, i in tensors.items())
+        return "comfy-int8" if int8 else "comfy-fp8-scaled"
     scales = [i.shape for n, i in tensors.items() if n.endswith(".weight_scale")]
     if config.get("ideogram_fp8_weight_only") or any(len(s) == 1 and s[0] > 1 for s in scales):
         return "official-fp8"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import stat
 import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -39,6 +40,25 @@ class SafetensorsHeader:
         return sum(t.nbytes for t in self.tensors.values())
 
 
+_SPECIAL_FILES = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a FIFO (named pipe)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def not_a_file_message(path: Path) -> str:
+    """Why `path` cannot be read as a model file: missing, or what kind of non-regular file it is."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return f"File not found: {path}. Check the path."
+    kind = next((name for test, name in _SPECIAL_FILES if test(mode)), "not a regular file")
+    return f"{path} is {kind}, not a model file. Point to the .safetensors file itself."
+
+
 def read_header(path: str | Path) -> SafetensorsHeader:
     """Parse and check a safetensors header; never reads tensor data.
 
@@ -46,7 +66,7 @@ def read_header(path: str | Path) -> SafetensorsHeader:
     """
     path = Path(path)
     if not path.is_file():
-        raise ModelFileError(f"File not found: {path}. Check the path.")
+        raise ModelFileError(not_a_file_message(path))
     size = path.stat().st_size
     with path.open("rb") as f:
         head = f.read(9)  # the header length, then the JSON's "{"
@@ -86,8 +106,8 @@ def read_header(path: str | Path) -> SafetensorsHeader:
 def _refuse_foreign_format(path: Path, head: bytes) -> None:
     if head[:4] == b"GGUF":
         raise ModelFileError(
-            f"{path.name} is a GGUF file; GGUF is not supported yet. Use the official fp8/nf4 folders or a ComfyUI "
-            "fp8_scaled/nvfp4 .safetensors file."
+            f"{path.name} is a GGUF file, which is read for transformers and text encoders only. Use the .safetensors "
+            "version of this model."
         )
     pickle_magic = (head[:2] == b"PK" or head[:1] == b"\x80") and head[8:9] != b"{"  # else: a header length
     if pickle_magic or path.suffix in {".ckpt", ".pt", ".pth", ".bin", ".pkl"}:

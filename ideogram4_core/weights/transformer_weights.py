@@ -10,13 +10,15 @@ import torch
 from torch import nn
 
 from ..errors import ModelFileError
-from ..models.modules import materialize
+from ..models.modules import materialize, module_types
 from ..models.transformer import Ideogram4Transformer, TransformerConfig
-from .identify import expect
+from .gguf_io import GgufHeader, load_gguf_tensors
+from .identify import expect, read_weight_header
 from .quant import ConcatLinear, detect_format
 from .quant.comfy import metadata_markers
 from .quant.fp8 import use_fp8_matmul
-from .safetensors_io import SafetensorsHeader, load_tensors, read_header, weight_files
+from .quant.gguf import take_gguf_modules
+from .safetensors_io import SafetensorsHeader, load_tensors, weight_files
 
 DETECTION_KEY = "embed_image_indicator.weight"
 _PREFIXES = ("model.diffusion_model.", "diffusion_model.", "transformer.")
@@ -88,7 +90,9 @@ def _locate(path: Path) -> tuple[list[Path], dict | None]:
         return weight_files(path), json.loads(config_file.read_text()) if config_file.is_file() else None
     if path.is_file():
         return [path], None
-    raise ModelFileError(f"Transformer not found: {path}. Point to the `transformer/` folder or a .safetensors file.")
+    raise ModelFileError(
+        f"Transformer not found: {path}. Point to the `transformer/` folder or a .safetensors or .gguf file."
+    )
 
 
 def read_transformer_config(path: str | Path) -> TransformerConfig:
@@ -96,7 +100,7 @@ def read_transformer_config(path: str | Path) -> TransformerConfig:
     path = Path(path)
     expect(path, "transformer")
     files, config = _locate(path)
-    shapes = {k: v for f in files for k, v in _original_shapes(read_header(f)).items()}
+    shapes = {k: v for f in files for k, v in _original_shapes(read_weight_header(f)).items()}
     if DETECTION_KEY not in shapes:
         raise ModelFileError(
             f"{path} is not an Ideogram 4 transformer (no `{DETECTION_KEY}`). "
@@ -140,16 +144,31 @@ def load_transformer(
         expect(path, BRANCH_ROLES[branch])
     cfg = read_transformer_config(path)
     files, config = _locate(Path(path))
-    headers = [read_header(f) for f in files]
-    fmt = detect_format(headers, config)
-    tensors = {strip_prefix(name): tensor for name, tensor in (load_tensors(files) | metadata_markers(headers)).items()}
-    linears = to_original_module_paths(fmt.take_linears(tensors, dtype))
+    headers = [read_weight_header(f) for f in files]
+    if isinstance(headers[0], GgufHeader):
+        tensors, linears = _gguf_state(files[0], cfg, dtype)
+    else:
+        fmt = detect_format(headers, config)
+        loaded = load_tensors(files) | metadata_markers(headers)
+        tensors = {strip_prefix(name): tensor for name, tensor in loaded.items()}
+        linears = to_original_module_paths(fmt.take_linears(tensors, dtype))
     model = materialize(
         lambda: Ideogram4Transformer(cfg),
         to_original_names(tensors),
         dtype=dtype,
-        what="Ideogram 4 transformer",
+        what=f"Ideogram 4 transformer ({Path(path).name})",
         replacements=linears,
     )
     use_fp8_matmul(model, fp8_matmul)
     return model.to(device)
+
+
+def _gguf_state(file: Path, cfg: TransformerConfig, dtype: torch.dtype) -> tuple[dict, dict[str, nn.Module]]:
+    """A GGUF's plain tensors and its quantised layers (kept in their blocks), in original names."""
+    tensors = {strip_prefix(name): tensor for name, tensor in load_gguf_tensors(file).items()}
+    kinds = module_types(lambda: Ideogram4Transformer(cfg))
+    for path in [p for p in kinds if p.endswith(".attention.qkv")]:  # diffusers names of the same layers
+        stem = path.removesuffix(".qkv")
+        kinds |= {f"{stem}.to_q": nn.Linear, f"{stem}.to_k": nn.Linear, f"{stem}.to_v": nn.Linear,
+                  f"{stem}.to_out.0": nn.Linear}  # fmt: skip
+    return tensors, to_original_module_paths(take_gguf_modules(tensors, kinds, dtype))

@@ -20,12 +20,16 @@ from safetensors.torch import load_file, save_file
 from ideogram4_core.demo import write_demo_model
 from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
 from ideogram4_core.models.vae import Flux2VAE, VAEConfig
+from ideogram4_core.weights.lora.reading import linear_shapes
+from ideogram4_core.weights.transformer_weights import read_transformer_config
 
 FOLDER = "ideogram-4"
 FP8_MODEL = "ideogram4_fp8_scaled.safetensors"
 FP8_UNCONDITIONAL = "ideogram4_unconditional_fp8_scaled.safetensors"
 TEXT_ENCODER_FILE = "qwen3vl_8b_fp8_scaled.safetensors"
 VAE_FILE = "flux2-vae.safetensors"
+LORA_FILE = "ideogram4_style_lora.safetensors"
+LORA_MODULES = ("layers.0.attention.qkv", "layers.1.feed_forward.w2", "final_layer.linear")
 QWEN3_VOCAB = 151936
 EMBEDDINGS = "language_model.embed_tokens.weight"
 
@@ -54,7 +58,23 @@ def write_text_encoder_file(file: Path, folder_file: Path) -> None:
 
 def write_vae_file(file: Path) -> None:
     torch.manual_seed(0)
-    _save(Flux2VAE(VAEConfig(decoder_channels=(32, 32, 32, 32), encoder_channels=None, layers_per_block=1)), file)
+    levels = (32, 32, 32, 32)  # with the encoder: the editing workflows encode pictures
+    _save(Flux2VAE(VAEConfig(decoder_channels=levels, encoder_channels=levels, layers_per_block=1)), file)
+
+
+def write_lora_file(file: Path, transformer: Path, seed: int = 0) -> None:
+    """A kohya-layout LoRA (`lora_unet_…`, lora_down/lora_up, alpha) sized for `transformer`."""
+    shapes = linear_shapes(read_transformer_config(transformer))
+    gen = torch.Generator().manual_seed(seed)
+    tensors = {}
+    for module in LORA_MODULES:
+        rows, cols = shapes[module]
+        name = "lora_unet_" + module.replace(".", "_")
+        tensors[f"{name}.lora_down.weight"] = torch.randn(4, cols, generator=gen) * 0.1
+        tensors[f"{name}.lora_up.weight"] = torch.randn(rows, 4, generator=gen)
+        tensors[f"{name}.alpha"] = torch.tensor(4.0)
+    file.parent.mkdir(parents=True, exist_ok=True)
+    save_file(tensors, str(file))
 
 
 @contextlib.contextmanager
@@ -71,6 +91,8 @@ def placed_model_files(models_dir: Path) -> Iterator[Path]:
     write_text_encoder_file(files[-1], repo / "text_encoder" / "model.safetensors")
     files.append(models_dir / "vae" / VAE_FILE)
     write_vae_file(files[-1])
+    files.append(models_dir / "loras" / LORA_FILE)
+    write_lora_file(files[-1], files[0])
     try:
         yield repo
     finally:

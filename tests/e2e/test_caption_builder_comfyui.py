@@ -54,7 +54,10 @@ def test_pack_loads_without_errors(comfyui: ComfyUI):
     assert not failures, failures
     status, extensions = comfyui.get("/extensions")
     assert status == 200
-    assert f"/extensions/{PACK_DIR_NAME}/ideogram4_caption_builder.js" in extensions
+    ours = [e for e in extensions if e.startswith(f"/extensions/{PACK_DIR_NAME}/")]
+    assert ours == [f"/extensions/{PACK_DIR_NAME}/ideogram4_caption_builder.js"], "one entry module, libs are .mjs"
+    status, _ = comfyui.get(f"/extensions/{PACK_DIR_NAME}/lib/editor.mjs")
+    assert status == 200, "the editor's modules are still served"
 
 
 def test_object_info(comfyui: ComfyUI):
@@ -76,8 +79,8 @@ def test_object_info(comfyui: ComfyUI):
     assert required["strict"] == ["BOOLEAN", {**required["strict"][1], "default": False}]
     assert optional["caption"][0] == "STRING" and optional["caption"][1]["forceInput"] is True
     assert optional["reference_image"][0] == "IMAGE"
-    assert node["output"] == ["STRING", "INT", "INT"]
-    assert node["output_name"] == ["caption", "width", "height"]
+    assert node["output"] == ["STRING", "INT", "INT", "STRING"]
+    assert node["output_name"] == ["caption", "width", "height", "edit_elements"]
     assert node["output_node"] is False
 
 

@@ -34,6 +34,7 @@ PACK_NODES = {
     "IG4_VAELoader",
     "IG4_VAEDecode",
     "IG4_CaptionOverlay",
+    "IG4_LoraLoader",
 }
 WRITE = os.environ.get("IG4_WRITE_WORKFLOWS") == "1"
 

@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model_files import FOLDER, FP8_MODEL, FP8_UNCONDITIONAL, TEXT_ENCODER_FILE, VAE_FILE
+from .model_files import FOLDER, FP8_MODEL, FP8_UNCONDITIONAL, LORA_FILE, TEXT_ENCODER_FILE, VAE_FILE
 
 FOLDER_MODEL = f"{FOLDER}/"
 
@@ -112,6 +112,15 @@ BATCH_NOTE = """Batch + caption overlay
 The sampler makes batch_size images from one caption (seeds follow the reference's noise rule).
 Caption Overlay draws every element's box and label on the images, to check the layout;
 Save Image keeps the clean images.
+Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
+
+LORA_NOTE = """LoRA (few-step)
+
+Put LoRA files in ComfyUI/models/loras/ (diffusers/PEFT, ai-toolkit, kohya/ComfyUI and OneTrainer layouts).
+strength_cond applies it to the conditional branch, strength_uncond to the unconditional one; chain several
+LoRA nodes to stack them. A few-step LoRA runs at guidance 1 ("Few-step LoRA" presets): the unconditional
+model is never run, so Load Model can use unconditional "none". Changing a strength re-runs only the LoRA
+node and the sampler; the model stays loaded.
 Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
 
 
@@ -225,6 +234,25 @@ BATCH = WorkflowSpec(
     ),
 )
 
+LORA = WorkflowSpec(
+    "ideogram4_lora_few_step",
+    (
+        Node("note", "Note", (20, 40), {"text": LORA_NOTE}, size=(390, 300)),
+        *FILE_LOADERS,
+        Node("lora", "IG4_LoraLoader", (860, 40), {"lora": LORA_FILE, "strength_cond": 1.0, "strength_uncond": 0.0}),
+        Node("encode", "IG4_TextEncode", (860, 300), {"caption": PHOTO_CAPTION}, size=(420, 360)),
+        _sampler(1320, "Few-step LoRA (8 steps)"),
+        Node("decode", "IG4_VAEDecode", (1700, 40)),
+        Node("save", "SaveImage", (1980, 40), {"filename_prefix": "ideogram4/lora"}, size=(420, 480)),
+    ),
+    (
+        *(link for link in _CHAIN_LINKS if link[0] != "model"),
+        ("model", 0, "lora", "model"),
+        ("lora", 0, "sampler", "model"),
+        ("decode", 0, "save", "images"),
+    ),
+)
+
 SPECS: tuple[WorkflowSpec, ...] = (
     _text_to_image(
         "ideogram4_text_to_image",
@@ -235,4 +263,5 @@ SPECS: tuple[WorkflowSpec, ...] = (
     _text_to_image("ideogram4_single_files", FILES_NOTE, FILE_LOADERS, "ideogram4/single_files"),
     POSTER,
     BATCH,
+    LORA,
 )

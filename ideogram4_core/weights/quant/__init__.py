@@ -15,13 +15,13 @@ import torch
 from torch import nn
 
 from ..safetensors_io import SafetensorsHeader
-from .comfy import ComfyFp8Scaled, ComfyNvfp4Mixed
+from .comfy import ComfyFp8Scaled, ComfyInt8, ComfyNvfp4Mixed
 from .fp8 import OfficialFp8
 from .nf4 import OfficialNf4
 
 
 class WeightFormat(Protocol):
-    name: str  # stable id, e.g. "bf16", "official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed"
+    name: str  # stable id, e.g. "official-fp8", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed", "comfy-int8"
 
     def detect(self, headers: Sequence[SafetensorsHeader], config: Mapping | None) -> bool:
         """True when these files are in this format (headers and config only, no tensor data)."""
@@ -43,7 +43,9 @@ class PlainFloat:
 
 
 # Checked in order; the first match wins, so the catch-all PlainFloat stays last.
-FORMATS: list[WeightFormat] = [ComfyNvfp4Mixed(), ComfyFp8Scaled(), OfficialFp8(), OfficialNf4(), PlainFloat()]
+FORMATS: list[WeightFormat] = [
+    ComfyNvfp4Mixed(), ComfyInt8(), ComfyFp8Scaled(), OfficialFp8(), OfficialNf4(), PlainFloat()
+]  # fmt: skip
 
 
 def detect_format(headers: Sequence[SafetensorsHeader], config: Mapping | None = None) -> WeightFormat:

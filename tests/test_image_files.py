@@ -1,0 +1,99 @@
+"""Pictures and masks from disk in every common mode, bad files, and caption elements picked by number."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ideogram4_core.caption.elements import element_boxes, parse_element_numbers
+from ideogram4_core.errors import CaptionError, Ideogram4Error
+from ideogram4_core.image_files import load_mask, load_picture
+
+RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], dtype=np.uint8)
+
+
+def _save(tmp_path: Path, image: Image.Image, name: str) -> Path:
+    path = tmp_path / name
+    image.save(path)
+    return path
+
+
+@pytest.mark.parametrize("mode", ["RGB", "CMYK", "P", "L", "LA", "RGBA", "1"])
+def test_every_mode_becomes_rgb(tmp_path, mode):
+    source = Image.fromarray(RGB).convert(mode)
+    picture = load_picture(_save(tmp_path, source, "p.tiff" if mode == "CMYK" else "p.png"))
+    expected = np.asarray(source.convert("RGB"), dtype=np.float32) / 255
+    assert picture.rgb.shape == (2, 2, 3) and picture.size == (2, 2)
+    np.testing.assert_allclose(picture.rgb.numpy(), expected, atol=1 / 255)
+    assert (picture.alpha is not None) == (mode in ("LA", "RGBA"))
+
+
+def test_sixteen_bit_grey_keeps_its_precision(tmp_path):
+    values = np.array([[0, 1000], [32768, 65535]], dtype=np.uint16)
+    picture = load_picture(_save(tmp_path, Image.fromarray(values), "g16.png"))
+    np.testing.assert_allclose(picture.rgb[..., 0].numpy(), values / 65535, rtol=1e-6)
+    assert torch.equal(picture.rgb[..., 0], picture.rgb[..., 2])
+
+
+def test_alpha_and_palette_transparency(tmp_path):
+    rgba = np.zeros((2, 2, 4), dtype=np.uint8)
+    rgba[..., 3] = [[255, 0], [128, 255]]
+    picture = load_picture(_save(tmp_path, Image.fromarray(rgba, "RGBA"), "a.png"))
+    np.testing.assert_allclose(picture.alpha.numpy(), [[1, 0], [128 / 255, 1]], rtol=1e-6)
+    palette = Image.new("P", (2, 1))
+    palette.putpalette([0, 0, 0, 255, 255, 255])
+    palette.putpixel((1, 0), 1)
+    palette.info["transparency"] = 1
+    assert load_picture(_save(tmp_path, palette, "p.png")).alpha.tolist() == [[1.0, 0.0]]
+
+
+def test_masks_white_repaints_and_alpha_counts(tmp_path):
+    grey = np.array([[0, 255], [128, 255]], dtype=np.uint8)
+    np.testing.assert_allclose(load_mask(_save(tmp_path, Image.fromarray(grey), "m.png")).numpy(), grey / 255)
+    rgba = np.full((2, 2, 4), 255, dtype=np.uint8)
+    rgba[0, 0, 3] = 0  # painted away in the mask editor: repaint
+    assert load_mask(_save(tmp_path, Image.fromarray(rgba, "RGBA"), "ma.png")).tolist() == [[1, 0], [0, 0]]
+    sixteen = np.array([[0, 65535]], dtype=np.uint16)
+    assert load_mask(_save(tmp_path, Image.fromarray(sixteen), "m16.png")).tolist() == [[0.0, 1.0]]
+
+
+def test_bad_files_get_one_clear_message(tmp_path):
+    text = tmp_path / "notes.png"
+    text.write_text("not a picture")
+    with pytest.raises(Ideogram4Error, match=r"mask .* is not an image"):
+        load_mask(text)
+    good = _save(tmp_path, Image.fromarray(np.zeros((64, 64, 3), dtype=np.uint8)), "cut.png")
+    cut = tmp_path / "truncated.png"
+    cut.write_bytes(good.read_bytes()[:60])
+    with pytest.raises(Ideogram4Error, match="damaged or truncated"):
+        load_picture(cut)
+    with pytest.raises(Ideogram4Error, match="does not exist"):
+        load_picture(tmp_path / "missing.png")
+
+
+CAPTION = (
+    '{"compositional_deconstruction":{"background":"paper","elements":['
+    '{"type":"text","bbox":[60,80,220,920],"text":"NIGHT SOUNDS","desc":"headline"},'
+    '{"type":"obj","desc":"a guitar"},'
+    '{"type":"obj","bbox":[820,150,900,850],"desc":"a date line"}]}}'
+)
+
+
+def test_element_numbers():
+    assert parse_element_numbers("2,5") == parse_element_numbers(" 2, 5 ") == [2, 5]
+    assert parse_element_numbers("3 1 3") == [3, 1]
+    for bad in ("", "0", "two", "1,-2", "1.5"):
+        with pytest.raises(CaptionError, match=r"element number|No element numbers"):
+            parse_element_numbers(bad)
+
+
+def test_element_boxes_and_their_errors():
+    assert element_boxes(CAPTION, [3, 1]) == [[820, 150, 900, 850], [60, 80, 220, 920]]
+    with pytest.raises(CaptionError, match=r"Element 4 does not exist: .* 3 element\(s\); pick one of 1–3"):
+        element_boxes(CAPTION, [4])
+    with pytest.raises(CaptionError, match=r"Element 2 .*'a guitar'.* has no box; draw a box for it in the Caption"):
+        element_boxes(CAPTION, [1, 2])
+    with pytest.raises(CaptionError, match="not JSON"):
+        element_boxes("a poster with a headline", [1])

@@ -1,0 +1,77 @@
+// Live validation: an instant local verdict (JS verifier + token estimate) on every change, then,
+// when a backend is available, the authoritative engine verdict with the exact token count.
+
+import { captionText } from "./document.mjs";
+import { estimateCaptionTokens } from "./tokens.mjs";
+import { validateCaption } from "./validator.mjs";
+
+const ENGINE_DELAY_MS = 350;
+const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;
+
+/** Element ids that have at least one error. */
+function errorIdsOf(problems, state) {
+  const ids = new Set();
+  for (const p of problems) {
+    const m = p.severity === "error" && p.path.match(ELEMENT_PATH);
+    const el = m && state.elements[Number(m[1])];
+    if (el) ids.add(el.id);
+  }
+  return ids;
+}
+
+/** Counts of a report's problems: {errors, warnings}. */
+export function tally(report) {
+  const errors = report.problems.filter((p) => p.severity === "error").length;
+  return { errors, warnings: report.problems.length - errors };
+}
+
+/** "1 error", "2 warnings". */
+export const plural = (n, word) => `${n} ${word}${n === 1 ? "" : "s"}`;
+
+/** Start checking; backend is {check(text) → Promise<result>} or null. */
+export function startChecker(ctx, backend) {
+  let timer = 0;
+  let seq = 0;
+
+  const publish = (report) => {
+    ctx.report = report;
+    ctx.errorIds = errorIdsOf(report.problems, ctx.store.state);
+    ctx.hub.emit("report", report);
+  };
+
+  async function askEngine(text, mySeq) {
+    try {
+      const r = await backend.check(text);
+      if (mySeq !== seq) return;
+      publish({
+        valid: r.valid,
+        problems: r.problems ?? [],
+        tokens: r.tokens?.count ?? null,
+        exact: Boolean(r.tokens?.exact),
+        source: "engine",
+      });
+    } catch {
+      if (mySeq === seq) publish({ ...ctx.report, source: "offline" });
+    }
+  }
+
+  function check() {
+    const text = captionText(ctx.store.state);
+    const tokens = estimateCaptionTokens(text);
+    const local = validateCaption(text, { tokenCount: tokens });
+    const mySeq = ++seq;
+    publish({
+      valid: local.valid,
+      problems: local.problems,
+      tokens,
+      exact: false,
+      source: backend ? "pending" : "local",
+    });
+    clearTimeout(timer);
+    if (backend) timer = setTimeout(() => askEngine(text, mySeq), ENGINE_DELAY_MS);
+  }
+
+  ctx.hub.on("state", (meta) => meta.transient || check());
+  check();
+  return () => clearTimeout(timer);
+}

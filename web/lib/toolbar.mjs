@@ -1,0 +1,107 @@
+// Toolbar: undo/redo, draw type, snapping, grid, labels, wireframe/preview, reference opacity, Magic Prompt.
+
+import { h, segmented } from "./dom.mjs";
+import { icon } from "./icons.mjs";
+
+const GRIDS = [0, 25, 50, 100];
+
+export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
+  const { store } = ctx;
+  const undo = h(
+    "button.ig4-btn",
+    { type: "button", title: "Undo (Ctrl+Z)", on: { click: () => store.undo() } },
+    icon("undo"),
+  );
+  const redo = h(
+    "button.ig4-btn",
+    { type: "button", title: "Redo (Ctrl+Shift+Z)", on: { click: () => store.redo() } },
+    icon("redo"),
+  );
+  const draw = segmented(
+    [
+      { value: "obj", label: "◼ Object", title: "New boxes are objects" },
+      { value: "text", label: "T Text", title: "New boxes are text" },
+    ],
+    (value) => ctx.setPrefs({ newType: value }),
+    "Type of the next box you draw",
+  );
+  const toggle = (label, title, pref) =>
+    h("button.ig4-btn.ig4-toggle", {
+      type: "button",
+      textContent: label,
+      title,
+      on: { click: () => ctx.setPrefs({ [pref]: !ctx.prefs[pref] }) },
+    });
+  const snap = toggle("Snap", "Snap to canvas centre/edges and other boxes (hold Alt to bypass)", "snapObjects");
+  const labels = toggle("Labels", "Show labels on all boxes", "showLabels");
+  const wireframe = toggle("Wireframe", "Outlines only (off: preview colours and text as the poster)", "wireframe");
+  const magic = onMagic
+    ? h("button.ig4-btn.ig4-magic-btn", {
+        type: "button",
+        textContent: "✦ Magic Prompt",
+        title: "Write a full caption from a one-line idea",
+        "aria-label": "Magic Prompt",
+        on: { click: onMagic },
+      })
+    : null;
+  const focus = h("button.ig4-btn.ig4-focus-btn", {
+    type: "button",
+    textContent: "⛶ Focus",
+    title: "Full-window editor: wheel zooms, Space-drag pans, 0 fits, 1 = 100 % (Esc closes)",
+    "aria-label": "Focus mode",
+    on: { click: () => onFocus?.() },
+  });
+  const grid = h(
+    "select.ig4-select",
+    { title: "Grid snapping", on: { change: (e) => ctx.setPrefs({ grid: Number(e.target.value) }) } },
+    GRIDS.map((g) => h("option", { value: String(g), textContent: g ? `Grid ${g}` : "No grid" })),
+  );
+  const opacity = h("input.ig4-range", {
+    type: "range",
+    min: 0,
+    max: 100,
+    title: "Reference image opacity",
+    on: { input: (e) => ctx.setPrefs({ opacity: Number(e.target.value) / 100 }) },
+  });
+  const reference = h(
+    "label.ig4-ref",
+    { title: "Reference underlay (last result or the reference image input)" },
+    h("span", { textContent: "Reference" }),
+    opacity,
+  );
+
+  function render() {
+    undo.disabled = !store.canUndo;
+    redo.disabled = !store.canRedo;
+    draw.set(ctx.prefs.newType);
+    snap.classList.toggle("on", ctx.prefs.snapObjects);
+    labels.classList.toggle("on", ctx.prefs.showLabels);
+    wireframe.classList.toggle("on", ctx.prefs.wireframe);
+    grid.value = String(ctx.prefs.grid);
+    opacity.value = String(Math.round(ctx.prefs.opacity * 100));
+    reference.classList.toggle("disabled", !ctx.underlay);
+  }
+  for (const event of ["state", "prefs", "underlay"]) ctx.hub.on(event, render);
+  ctx.hub.on("focus", (on) => {
+    focus.textContent = on ? "✕ Close focus" : "⛶ Focus";
+    focus.classList.toggle("on", on);
+  });
+  render();
+  return h(
+    "div.ig4-toolbar",
+    {},
+    undo,
+    redo,
+    h("span.ig4-sep"),
+    draw.el,
+    h("span.ig4-sep"),
+    snap,
+    grid,
+    labels,
+    wireframe,
+    h("span.ig4-spacer"),
+    magic,
+    reference,
+    focus,
+  );
+}
