@@ -3,11 +3,16 @@
 Documented skips are the e2e tests without a ComfyUI tree and GPU-only paths on a machine without CUDA. Any
 other skip (a missing browser, package or file) means the machine is not set up as the README says, so the
 run fails and names it.
+
+Also: the repository root is collected as a plain folder. Its `__init__.py` is ComfyUI's entry point (relative
+imports) and a clone's folder is often not a Python name (`ComfyUI-Ideogram4`), so pytest could not import it as
+a package and every test would error; no test needs it imported.
 """
 
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -16,6 +21,19 @@ DOCUMENTED_SKIPS = {
     "CUDA": "GPU-only (no CUDA device)",
 }
 _skips: list[tuple[str, str]] = []
+REPO = Path(__file__).resolve().parents[1]
+
+
+class _RootAsFolder:
+    """Collects the repository root as a `pytest.Dir` (a plugin: a conftest cannot decide its own folder)."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_collect_directory(self, path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+        return pytest.Dir.from_parent(parent, path=path) if path == REPO else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.pluginmanager.register(_RootAsFolder(), "ideogram4-root-as-folder")
 
 
 def _reason(report: pytest.TestReport | pytest.CollectReport) -> str:

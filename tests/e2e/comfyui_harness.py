@@ -63,17 +63,21 @@ class ComfyUI:
     def log_text(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
-    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 30) -> tuple[int, Any]:
-        """(HTTP status, decoded JSON body or text); HTTP errors are returned, not raised."""
+    def raw_request(self, method: str, path: str, body: Any = None, *, timeout: float = 30) -> tuple[int, bytes]:
+        """(HTTP status, body bytes); HTTP errors are returned, not raised."""
         data = None if body is None else (body if isinstance(body, bytes) else json.dumps(body).encode())
         req = urllib.request.Request(self.url + path, data=data, method=method)
         if data is not None:
             req.add_header("Content-Type", "application/json")
         try:
             with urllib.request.urlopen(req, timeout=timeout) as res:
-                status, raw = res.status, res.read()
+                return res.status, res.read()
         except urllib.error.HTTPError as err:
-            status, raw = err.code, err.read()
+            return err.code, err.read()
+
+    def request(self, method: str, path: str, body: Any = None, *, timeout: float = 30) -> tuple[int, Any]:
+        """(HTTP status, decoded JSON body or text); HTTP errors are returned, not raised."""
+        status, raw = self.raw_request(method, path, body, timeout=timeout)
         text = raw.decode("utf-8", errors="replace")
         try:
             return status, json.loads(text)

@@ -1,6 +1,7 @@
 """The example workflows in a real ComfyUI: built in the real frontend, listed as the pack's templates, loaded
 back and converted by the frontend to their stored API twins, and each twin run through `POST /prompt` to a
-saved image on tiny random models stored under the real file names.
+saved image on tiny random models stored under the real file names; each template's thumbnail is what
+`tools/render_thumbnails.py` renders from its twin here.
 
 `IG4_WRITE_WORKFLOWS=1` rewrites `example_workflows/*.json` and `example_workflows/api/*.json` from the specs in
 `workflow_specs.py` (what `app.graph.serialize()` and `app.graphToPrompt()` return); without it the test checks
@@ -9,6 +10,7 @@ that the frontend still builds exactly the stored files. Screenshots: `test-arti
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import urllib.parse
@@ -16,9 +18,12 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 from tools.ideogram4_client import apply_overrides
+from tools.render_thumbnails import read_twin, render_thumbnail, thumbnail_path, workflow_names
 
 from .comfyui_harness import ARTIFACTS, PACK_DIR_NAME, REPO, ComfyPage, ComfyUI
 from .model_files import placed_model_files
@@ -37,6 +42,9 @@ PACK_NODES = {
     "IG4_LoraLoader",
 }
 WRITE = os.environ.get("IG4_WRITE_WORKFLOWS") == "1"
+# A fresh render against the stored jpg, both decoded: equal on the machine that made it; elsewhere float sums may
+# round differently, so up to 1/255 on average and 1 % of the channels off by more than 8/255.
+THUMBNAIL_MEAN_DIFF, THUMBNAIL_LARGE_DIFF, THUMBNAIL_LARGE_SHARE = 1.0, 8, 0.01
 
 BUILD_JS = """spec => {
   app.graph.clear();
@@ -130,6 +138,9 @@ def test_examples_are_the_packs_templates(comfyui: ComfyUI):
     for spec in SPECS:
         status, served = comfyui.get(f"/api/workflow_templates/{PACK_DIR_NAME}/{spec.name}.json")
         assert status == 200 and served == read_json(ui_path(spec.name))
+    for name in workflow_names():  # the frontend shows /api/workflow_templates/<pack>/<name>.jpg as the thumbnail
+        status, served = comfyui.raw_request("GET", f"/api/workflow_templates/{PACK_DIR_NAME}/{name}.jpg")
+        assert status == 200 and served == thumbnail_path(name).read_bytes()
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
@@ -166,3 +177,15 @@ def test_every_api_twin_runs_to_a_saved_image(comfyui: ComfyUI, models: Path, sp
     query = urllib.parse.urlencode({k: images[0][k] for k in ("filename", "subfolder", "type")})
     status, body = comfyui.request("GET", f"/view?{query}")
     assert status == 200 and isinstance(body, str) and body.startswith("\ufffdPNG")
+
+
+@pytest.mark.parametrize("name", workflow_names())
+def test_every_thumbnail_is_its_workflows_render(comfyui: ComfyUI, models: Path, name: str):
+    """The stored thumbnail is what tools/render_thumbnails.py makes from the twin (regenerate it if this fails)."""
+    twin = read_twin(name)
+    with Image.open(io.BytesIO(render_thumbnail(comfyui, twin))) as fresh, Image.open(thumbnail_path(name)) as stored:
+        assert fresh.info["comment"] == stored.info["comment"]
+        assert fresh.size == stored.size
+        diff = np.abs(np.asarray(fresh, dtype=np.int16) - np.asarray(stored, dtype=np.int16))
+    assert diff.mean() <= THUMBNAIL_MEAN_DIFF, diff.mean()
+    assert (diff > THUMBNAIL_LARGE_DIFF).mean() <= THUMBNAIL_LARGE_SHARE
