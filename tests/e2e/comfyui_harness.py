@@ -18,11 +18,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image
 
 REPO = Path(__file__).resolve().parents[2]
 ARTIFACTS = REPO / "test-artifacts"
@@ -42,6 +44,11 @@ def comfyui_path() -> Path:
     if missing:
         pytest.skip(f"COMFYUI_PATH={configured} is not a ComfyUI tree (missing {', '.join(missing)})")
     return root
+
+
+def server_on_cpu() -> bool:
+    """Whether the harness starts ComfyUI with --cpu (the default; COMFYUI_E2E_CPU=0 lets it use the GPU)."""
+    return os.environ.get("COMFYUI_E2E_CPU", "1") != "0"
 
 
 def free_port() -> int:
@@ -116,14 +123,24 @@ class ComfyUI:
             pytest.fail(f"ComfyUI exited (code {self.process.returncode}); log tail:\n{self.log_text()[-4000:]}")
 
 
+def saved_image(server: ComfyUI, entry: dict, node: str) -> np.ndarray:
+    """The one image a Save Image node wrote in this /history entry, as an int16 (H, W, 3) array."""
+    (image,) = entry["outputs"][node]["images"]
+    with Image.open(server.base_dir / "output" / image["subfolder"] / image["filename"]) as png:
+        return np.asarray(png.convert("RGB"), dtype=np.int16)
+
+
 def history_messages(entry: dict, kind: str) -> list[dict]:
     """The status messages of one kind (e.g. "execution_error") from a /history entry."""
     return [data for name, data in entry.get("status", {}).get("messages", []) if name == kind]
 
 
 @contextlib.contextmanager
-def running_comfyui(root: Path, base: Path, extra_model_paths: dict[str, list[str]]) -> Iterator[ComfyUI]:
-    """Start ComfyUI from `root` with `base` as its (empty) base directory; stop it on exit."""
+def running_comfyui(
+    root: Path, base: Path, extra_model_paths: dict[str, list[str]], extra_args: Sequence[str] = ()
+) -> Iterator[ComfyUI]:
+    """Start ComfyUI from `root` with `base` as its (empty) base directory, plus `extra_args` (e.g. --lowvram);
+    stop it on exit."""
     custom_nodes = base / "custom_nodes"
     custom_nodes.mkdir()
     try:
@@ -138,7 +155,7 @@ def running_comfyui(root: Path, base: Path, extra_model_paths: dict[str, list[st
     args = [
         os.environ.get("COMFYUI_PYTHON") or sys.executable,
         "main.py",
-        *(["--cpu"] if os.environ.get("COMFYUI_E2E_CPU", "1") != "0" else []),
+        *(["--cpu"] if server_on_cpu() else []),
         "--listen",
         HOST,
         "--port",
@@ -159,7 +176,7 @@ def running_comfyui(root: Path, base: Path, extra_model_paths: dict[str, list[st
         extra_configs.append(str(generated))
     if extra_configs:
         args += ["--extra-model-paths-config", *extra_configs]
-    args += shlex.split(os.environ.get("COMFYUI_E2E_ARGS", ""))
+    args += [*shlex.split(os.environ.get("COMFYUI_E2E_ARGS", "")), *extra_args]
 
     env = dict(os.environ, PYTHONDONTWRITEBYTECODE="1", PYTHONUNBUFFERED="1")
     extra_path = os.environ.get("COMFYUI_E2E_PYTHONPATH", "")
@@ -190,7 +207,8 @@ def running_comfyui(root: Path, base: Path, extra_model_paths: dict[str, list[st
         _stop(process)
         log.close()
         ARTIFACTS.mkdir(exist_ok=True)
-        shutil.copyfile(log_path, ARTIFACTS / "comfyui_server.log")
+        suffix = "".join(f"_{arg.lstrip('-')}" for arg in extra_args if arg.startswith("--"))
+        shutil.copyfile(log_path, ARTIFACTS / f"comfyui_server{suffix}.log")
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -30,7 +30,7 @@ from __future__ import annotations
 import pytest
 from chromium import launch_chromium
 
-from .comfyui_harness import ComfyPage, ComfyUI, comfyui_path, running_comfyui
+from .comfyui_harness import ComfyPage, ComfyUI, comfyui_path, running_comfyui, server_on_cpu
 
 
 @pytest.fixture(scope="session")
@@ -44,6 +44,16 @@ def comfyui(tmp_path_factory, comfyui_extra_model_paths) -> ComfyUI:
     """A real ComfyUI (COMFYUI_PATH) with this pack, on a free loopback port; stopped after the session."""
     root = comfyui_path()
     with running_comfyui(root, tmp_path_factory.mktemp("comfyui_base"), comfyui_extra_model_paths) as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def comfyui_lowvram(tmp_path_factory) -> ComfyUI:
+    """A second server like `comfyui`, started with --lowvram (only the tests that ask for it start it)."""
+    root = comfyui_path()
+    if server_on_cpu():
+        pytest.skip("--lowvram is a CUDA GPU mode (ComfyUI refuses it with --cpu): set COMFYUI_E2E_CPU=0 with CUDA")
+    with running_comfyui(root, tmp_path_factory.mktemp("comfyui_lowvram_base"), {}, ["--lowvram"]) as server:
         yield server
 
 
