@@ -128,12 +128,17 @@ def test_sizes_that_are_not_multiples_of_16(capsys, repo, tmp_path):
         (["--mask", "{notes}"], "is not an image PIL can read"),
         (["--outpaint", "1,2,3"], "must be four pixel counts LEFT,TOP,RIGHT,BOTTOM"),
         (["--edit-elements", "one"], "'one' is not an element number"),
+        (["--edit-elements", "3"], "Element 3 does not exist: the caption has 2 element(s); pick one of 1–2"),
+        (["--edit-elements", "1,2"], "Element 2 (obj 'a kite') has no box; draw a box for it in the Caption Builder"),
+        (["--init-image", "{cut}"], "damaged or truncated"),
+        (["--init-image", "{notes}"], "is not an image PIL can read"),
     ],
 )
 def test_bad_edit_input(capsys, repo, picture, tmp_path, extra, message):
-    notes = tmp_path / "notes.png"
+    notes, cut = tmp_path / "notes.png", tmp_path / "cut.png"
     notes.write_text("not a picture")
-    extra = [str(notes) if e == "{notes}" else e for e in extra]
+    cut.write_bytes(picture.read_bytes()[:100])
+    extra = [{"{notes}": str(notes), "{cut}": str(cut)}.get(e, e) for e in extra]
     code, err = run(capsys, repo, tmp_path / "x.png", "--init-image", picture, *extra)
     assert code == 2 and message in err and err.count("error:") == 1
 
