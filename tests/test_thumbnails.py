@@ -64,13 +64,11 @@ def test_the_render_is_the_twin_plus_scale_overlay_and_preview(name: str):
     assert overlay["inputs"]["caption"] == encode["inputs"]["caption"]
     assert shown["inputs"]["images"] == [next(k for k, n in added.items() if n is overlay), 0]
     assert preview in added and added[preview] is shown
-    sizes = [
-        node["inputs"][side]
-        for node in prompt.values()
-        if node["class_type"] in ("IG4_Sampler", "IG4_CaptionBuilder")
-        for side in ("width", "height")
-        if not isinstance(node["inputs"][side], list)  # a link: the builder's size drives the sampler
-    ]
+    sizes = []
+    for sampler in (node["inputs"] for node in prompt.values() if node["class_type"] == "IG4_Sampler"):
+        for side in ("width", "height"):
+            value = sampler[side]  # a link: the Caption Builder's size drives the sampler
+            sizes.append(prompt[value[0]]["inputs"][side] if isinstance(value, list) else value)
     assert sizes and set(sizes) == {RENDER_SIZE}
 
 

@@ -1,7 +1,8 @@
 """Template thumbnails for `example_workflows/`: each workflow's API twin, run in a real ComfyUI, as a small jpg.
 
 A thumbnail is what the workflow's API twin (`example_workflows/api/NAME.json`) renders on the tiny random models
-the e2e suite stores under the real file names: the images its Save Image node gets, at 256×256 (the smallest
+the e2e suite stores under the real file names (and, for the editing examples, the e2e suite's pictures): the
+images its Save Image node gets, at 256×256 (the smallest
 size) with every other input as stored, scaled to 160×160 by core's Image Scale and with the caption's element
 boxes drawn by the pack's Caption Overlay, all inside ComfyUI. The random weights make the picture noise-like;
 the boxes show the workflow's layout. It is written as `example_workflows/NAME.jpg` (ComfyUI's template
@@ -116,14 +117,17 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no API twin example_workflows/api/NAME.json for {', '.join(unknown)}")
     if not os.environ.get("COMFYUI_PATH"):
         parser.error("set COMFYUI_PATH to a ComfyUI checkout (see tests/e2e/README.md)")
-    # The e2e harness starts the server and writes the tiny models; imported here, as only rendering needs them.
+    # The e2e harness starts the server and writes the tiny models and the editing examples' pictures; imported
+    # here, as only rendering needs them.
     from tests.e2e.comfyui_harness import comfyui_path, running_comfyui
+    from tests.e2e.example_pictures import placed_pictures
     from tests.e2e.model_files import placed_model_files
 
     with (
         tempfile.TemporaryDirectory() as base,
         running_comfyui(comfyui_path(), Path(base), {}) as server,
         placed_model_files(server.models_dir),
+        placed_pictures(server.base_dir / "input"),
     ):
         for name in names:
             thumbnail_path(name).write_bytes(render_thumbnail(server, read_twin(name)))

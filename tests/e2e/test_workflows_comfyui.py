@@ -22,12 +22,25 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ideogram4_core.caption.elements import element_boxes
+from ideogram4_core.sampling.masks import box_mask
 from tools.ideogram4_client import apply_overrides
 from tools.render_thumbnails import read_twin, render_thumbnail, thumbnail_path, workflow_names
 
 from .comfyui_harness import ARTIFACTS, PACK_DIR_NAME, REPO, ComfyPage, ComfyUI
+from .example_pictures import HOLE, SIZE, placed_pictures
 from .model_files import placed_model_files
-from .workflow_specs import SPECS, WorkflowSpec
+from .workflow_specs import (
+    EDITED_POSTER_CAPTION,
+    HEADLINE,
+    INPAINT,
+    OUTPAINT,
+    PICTURE,
+    POSTER_PICTURE,
+    SPECS,
+    TRANSPARENT_PICTURE,
+    WorkflowSpec,
+)
 
 WORKFLOWS = REPO / "example_workflows"
 PACK_NODES = {
@@ -40,6 +53,8 @@ PACK_NODES = {
     "IG4_VAEDecode",
     "IG4_CaptionOverlay",
     "IG4_LoraLoader",
+    "IG4_VAEEncode",
+    "IG4_ElementMask",
 }
 WRITE = os.environ.get("IG4_WRITE_WORKFLOWS") == "1"
 # A fresh render against the stored jpg, both decoded: equal on the machine that made it; elsewhere float sums may
@@ -107,6 +122,12 @@ def models(comfyui: ComfyUI) -> Iterator[Path]:
         yield repo
 
 
+@pytest.fixture(scope="module")
+def pictures(comfyui: ComfyUI) -> Iterator[dict[str, Image.Image]]:
+    with placed_pictures(comfyui.base_dir / "input") as files:
+        yield files
+
+
 def graph_to_prompt(page: ComfyPage) -> dict:
     return page.page.evaluate("async () => (await app.graphToPrompt()).output")
 
@@ -144,7 +165,9 @@ def test_examples_are_the_packs_templates(comfyui: ComfyUI):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_the_frontend_builds_the_stored_workflow(comfy_page: ComfyPage, models: Path, spec: WorkflowSpec):
+def test_the_frontend_builds_the_stored_workflow(
+    comfy_page: ComfyPage, models: Path, pictures: dict, spec: WorkflowSpec
+):
     workflow, prompt = build(comfy_page, spec)
     if WRITE:
         write_json(ui_path(spec.name), workflow)
@@ -154,7 +177,9 @@ def test_the_frontend_builds_the_stored_workflow(comfy_page: ComfyPage, models: 
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_a_stored_workflow_loads_and_converts_to_its_api_twin(comfy_page: ComfyPage, models: Path, spec: WorkflowSpec):
+def test_a_stored_workflow_loads_and_converts_to_its_api_twin(
+    comfy_page: ComfyPage, models: Path, pictures: dict, spec: WorkflowSpec
+):
     comfy_page.open()
     comfy_page.set_setting("Comfy.Minimap.Visible", False)
     comfy_page.load(read_json(ui_path(spec.name)))
@@ -165,22 +190,62 @@ def test_a_stored_workflow_loads_and_converts_to_its_api_twin(comfy_page: ComfyP
     assert graph_to_prompt(comfy_page) == read_json(api_path(spec.name))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_every_api_twin_runs_to_a_saved_image(comfyui: ComfyUI, models: Path, spec: WorkflowSpec):
-    """At 256×256 (the smallest size) to stay quick on the CPU; everything else as stored."""
-    prompt = apply_overrides(read_json(api_path(spec.name)), width=256, height=256)
+def run_to_saved_images(comfyui: ComfyUI, spec: WorkflowSpec) -> list[dict]:
+    """Run the API twin at SIZE×SIZE, everything else as stored; the Save Image node's images."""
+    prompt = apply_overrides(read_json(api_path(spec.name)), width=SIZE, height=SIZE)
     entry = comfyui.run_prompt(prompt, timeout=300)
     assert entry["status"]["status_str"] == "success", entry["status"]
     (save,) = [key for key, node in prompt.items() if node["class_type"] == "SaveImage"]
     images = entry["outputs"][save]["images"]
     assert images and all(image["type"] == "output" for image in images)
+    return images
+
+
+def saved_pixels(comfyui: ComfyUI, image: dict) -> np.ndarray:
+    return np.asarray(Image.open(comfyui.base_dir / "output" / image["subfolder"] / image["filename"]))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_every_api_twin_runs_to_a_saved_image(comfyui: ComfyUI, models: Path, pictures: dict, spec: WorkflowSpec):
+    images = run_to_saved_images(comfyui, spec)
     query = urllib.parse.urlencode({k: images[0][k] for k in ("filename", "subfolder", "type")})
     status, body = comfyui.request("GET", f"/view?{query}")
     assert status == 200 and isinstance(body, str) and body.startswith("\ufffdPNG")
 
 
+def _kept_area(spec: WorkflowSpec) -> tuple[str, np.ndarray]:
+    """(the picture, where the workflow must keep its pixels exactly) for an editing example at SIZE×SIZE."""
+    kept = np.ones((SIZE, SIZE), bool)
+    if spec is INPAINT:
+        kept[HOLE] = False
+        return TRANSPARENT_PICTURE, kept
+    if spec is HEADLINE:
+        caption = json.dumps(EDITED_POSTER_CAPTION)
+        return POSTER_PICTURE, box_mask(element_boxes(caption, [1]), (SIZE, SIZE), 16)[0].numpy() == 0
+    kept[:, SIZE - 32 :] = False  # outpaint: the pad's 32-pixel feathering reaches into the picture
+    return PICTURE, kept
+
+
+@pytest.mark.parametrize("spec", [INPAINT, HEADLINE, OUTPAINT], ids=lambda spec: spec.name)
+def test_editing_examples_keep_every_pixel_outside_the_mask(
+    comfyui: ComfyUI, models: Path, pictures: dict, spec: WorkflowSpec
+):
+    """Image Composite Masked after the sampler: outside the mask the result is the picture, pixel for pixel;
+    inside it the sampler painted something else."""
+    name, kept = _kept_area(spec)
+    original = np.asarray(pictures[name].convert("RGB"))
+    result = saved_pixels(comfyui, run_to_saved_images(comfyui, spec)[0])
+    if spec is OUTPAINT:
+        assert result.shape == (SIZE, 2 * SIZE, 3)  # 256 pixels added on the right, over core's grey (0.5)
+        painted, result = result[:, SIZE:].astype(int) - 128, result[:, :SIZE]
+    else:
+        painted = result[~kept].astype(int) - original[~kept]
+    assert np.array_equal(result[kept], original[kept])
+    assert np.abs(painted).mean() > 1
+
+
 @pytest.mark.parametrize("name", workflow_names())
-def test_every_thumbnail_is_its_workflows_render(comfyui: ComfyUI, models: Path, name: str):
+def test_every_thumbnail_is_its_workflows_render(comfyui: ComfyUI, models: Path, pictures: dict, name: str):
     """The stored thumbnail is what tools/render_thumbnails.py makes from the twin (regenerate it if this fails)."""
     twin = read_twin(name)
     with Image.open(io.BytesIO(render_thumbnail(comfyui, twin))) as fresh, Image.open(thumbnail_path(name)) as stored:
