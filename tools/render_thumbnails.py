@@ -1,13 +1,13 @@
 """Template thumbnails for `example_workflows/`: each workflow's API twin, run in a real ComfyUI, as a small jpg.
 
 A thumbnail is what the workflow's API twin (`example_workflows/api/NAME.json`) renders on the tiny random models
-the e2e suite stores under the real file names (and, for the editing examples, the e2e suite's pictures): the
-images its Save Image node gets, at 256×256 (the smallest
-size) with every other input as stored, scaled to 160×160 by core's Image Scale and with the caption's element
-boxes drawn by the pack's Caption Overlay, all inside ComfyUI. The random weights make the picture noise-like;
-the boxes show the workflow's layout. It is written as `example_workflows/NAME.jpg` (ComfyUI's template
-convention: the thumbnail has the workflow's name), and its JPEG comment records the SHA-256 of the twin it came
-from, so the tests notice a thumbnail that no longer matches its workflow.
+the e2e suite stores under the real file names (the editing examples load the e2e suite's pictures): the images
+its Save Image node gets, at 256×256 (the smallest size) with every other input as stored, scaled to 160×160 by
+core's Image Scale and with the caption's element boxes drawn by the pack's Caption Overlay, all inside ComfyUI.
+The random weights make the picture noise-like; the boxes show the workflow's layout. It is written as
+`example_workflows/NAME.jpg` (ComfyUI's template convention: the thumbnail has the workflow's name), and its JPEG
+comment records the SHA-256 of the twin it came from, so the tests notice a thumbnail that no longer matches its
+workflow.
 
     COMFYUI_PATH=/path/to/ComfyUI python -m tools.render_thumbnails [NAME ...]
 
