@@ -285,6 +285,42 @@ def test_a_run_prints_progress_and_downloads_the_saved_images(tmp_path: Path):
     assert node_of(fake.queued["prompt"], "IG4_TextEncode")["caption"] == caption.read_text()
 
 
+class StoresHistoryLate(FakeComfyUI):
+    """ComfyUI's order: `execution_success`, then the run is stored in /history, then `executing` with no node."""
+
+    def __init__(self) -> None:
+        super().__init__([*SUCCESS[:-1], ("execution_success", {})])
+        self.stored = False
+
+    async def ws(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse()
+        await ws.prepare(request)
+        await self.ready.wait()
+        for kind, data in self.events:
+            await ws.send_json({"type": kind, "data": {"prompt_id": "p1", **data}})
+        finish = asyncio.create_task(self.store_then_finish(ws))
+        async for _ in ws:  # keeps reading, as ComfyUI does: a client that closes now is let go at once
+            pass
+        await finish
+        return ws
+
+    async def store_then_finish(self, ws: web.WebSocketResponse) -> None:
+        await asyncio.sleep(0.3)  # the worker stores the run only after execution_success
+        self.stored = True
+        if not ws.closed:
+            await ws.send_json({"type": "executing", "data": {"prompt_id": "p1", "node": None}})
+            await ws.close()
+
+    async def history(self, request: web.Request) -> web.Response:
+        return await super().history(request) if self.stored else web.json_response({})
+
+
+def test_the_images_are_read_once_the_run_is_in_the_history(tmp_path: Path):
+    code, lines = asyncio.run(_run(StoresHistoryLate(), [str(WORKFLOW), "--output", str(tmp_path)]))
+    assert code == 0, lines
+    assert len([line for line in lines if line.startswith("saved ")]) == len(IMAGES)
+
+
 def test_custom_fields_are_sent_with_the_servers_defaults_for_the_rest(tmp_path: Path):
     fake = FakeComfyUI(SUCCESS)
     argv = [str(WORKFLOW), "--output", str(tmp_path), "--steps", "30", "--polish-guidance", "2.5"]

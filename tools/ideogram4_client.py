@@ -209,7 +209,9 @@ class Run:
         elif kind == "execution_interrupted":
             self.error = f"interrupted at {self.name(data.get('node_id'))}"
             return True
-        return kind == "execution_success" or (kind == "executing" and data.get("node") is None)
+        # Not `execution_success`: ComfyUI sends it before it stores the run in /history, where the images are
+        # read from; `executing` with no node comes after.
+        return kind == "executing" and data.get("node") is None
 
 
 async def _json(response: aiohttp.ClientResponse) -> Any:
