@@ -168,8 +168,8 @@ def test_bad_input_is_reported_by_line_and_failed_jobs_recorded(model, tmp_path,
     assert "Cannot read the caption file" in errors["nofile"] and "missing.json" in errors["nofile"]
     assert "The caption is empty" in errors["empty"]
     assert "Unknown preset 'FAST'" in errors["preset"]
-    assert "LoRAs in batch jobs are not supported" in errors["lora"]
-    assert by_id["lora"]["loras"] == ["style.safetensors:0.5"]
+    assert "LoRA file not found" in errors["lora"] and "style.safetensors" in errors["lora"]
+    assert by_id["lora"]["loras"] == [f"{tmp_path / 'style.safetensors'}:0.5"]
     # Identical jobs are rendered once: the second names the first one's file.
     assert by_id["same"]["status"] == "done" and by_id["same"]["file"] == "good_1.png"
     assert by_id["same"]["duplicate_of"] == "good"
@@ -304,7 +304,8 @@ def test_job_fields_map_to_generate_flags(tmp_path):
          "init_image": "in.png", "denoise": 0.6, "mask": "m.png", "edit_elements": [1, 3], "edit_margin": 8},
     ])  # fmt: skip
     (job,) = read_jobs(jobs, JobDefaults()).jobs
-    assert job.loras == ("a.safetensors:0.7", "b.safetensors") and job.unconditional_loras == ("u.safetensors:0.3",)
+    assert job.loras == (f"{tmp_path / 'a.safetensors'}:0.7", str(tmp_path / "b.safetensors"))
+    assert job.unconditional_loras == (f"{tmp_path / 'u.safetensors'}:0.3",)
     assert job.init_image == str(tmp_path / "in.png") and job.mask == str(tmp_path / "m.png")
     assert (job.denoise, job.edit_elements, job.edit_margin) == (0.6, (1, 3), 8)
     assert job.unconditional_from_conditional

@@ -21,7 +21,7 @@ from .fingerprint import model_fingerprints
 from .jobs import Job, JobSet
 from .manifest import Manifest, prepare_output, sha256_hex, write_atomic
 from .progress import BatchProgress
-from .worker import ImageTask, Outcome, Worker, WorkerSpec
+from .worker import ImageTask, Outcome, Worker, WorkerSpec, group_key
 
 Deliver = Callable[[Outcome], None]
 Backend = Callable[[WorkerSpec, list[list[ImageTask]], Deliver], None]
@@ -62,11 +62,11 @@ class BatchSummary:
 
 
 def plan_chunks(tasks: list[ImageTask], chunk_size: int) -> list[list[ImageTask]]:
-    """Chunks of at most `chunk_size` images, ordered so that a chunk shares sizes, settings and captions."""
+    """Chunks of at most `chunk_size` images, ordered so that a chunk shares sizes, settings, LoRA sets, edits
+    and captions (so a worker reads each LoRA set once while it lasts)."""
 
     def order(task: ImageTask) -> tuple:
-        job = task.job
-        return job.width, job.height, repr(job.settings), job.caption_sha256
+        return repr(group_key(task.job)), task.job.caption_sha256
 
     ordered = sorted(tasks, key=order)  # stable: input order within equal keys
     return [ordered[i : i + chunk_size] for i in range(0, len(ordered), chunk_size)]
