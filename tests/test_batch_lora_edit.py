@@ -86,6 +86,9 @@ def test_lora_and_edit_jobs_match_generate(setup, capsys):
         assert np.array_equal(np.asarray(batch_png), np.asarray(reference)), job["id"]
         assert batch_png.info["ideogram4_settings"] == reference.info["ideogram4_settings"], job["id"]
     assert "LoRA style.safetensors @ 0.7" in Image.open(out / "lora_4.png").info["ideogram4_settings"]
+    lora_models = {k for k in rows["single"]["models"] if k.startswith("lora:")}
+    assert lora_models == {f"lora:{folder / 'style.safetensors'}", f"lora:{folder / 'uncond.safetensors'}"}
+    assert not any(k.startswith("lora:") for k in rows["inpaint"]["models"])
     assert rows["inpaint"]["mask"] == str(folder / "mask.png") and rows["lora"]["loras"] == [
         f"{folder / 'style.safetensors'}:0.7"
     ]
@@ -123,7 +126,9 @@ def test_bad_lora_and_edit_fields(setup, capsys):
     common = {"caption": CAPTION, "width": 32, "height": 32, "steps": 2}
     bad = [{"id": "orphan", "mask": "mask.png"}, {"id": "strength", "loras": ["style.safetensors:strong"]},
            {"id": "nopicture", "init_image": "none.png"}, {"id": "noelement", "init_image": "photo.png",
-           "edit_elements": [3]}, {"id": "nolora", "loras": ["absent.safetensors"]}]  # fmt: skip
+           "edit_elements": [3]}, {"id": "nolora", "loras": ["absent.safetensors"]},
+           {"id": "cut", "loras": ["cut.safetensors"]}]  # fmt: skip
+    (folder / "cut.safetensors").write_bytes(b"\x10\x00")  # a truncated download
     jobs.write_text("".join(json.dumps({**common, **job}) + "\n" for job in bad))
     out = folder / "bad_out"
     code = main(["batch", str(jobs), "--output", str(out), "--model", str(folder / "repo"), "--no-progress"])
@@ -132,6 +137,6 @@ def test_bad_lora_and_edit_fields(setup, capsys):
     assert "bad.jsonl line 1: 'mask' need \"init_image\": the picture to edit; skipped" in err
     assert "bad.jsonl line 2: \"loras[0]\": The LoRA strength 'strong'" in err
     errors = {row["id"]: row["error"] for row in map(json.loads, (out / "manifest.jsonl").read_text().splitlines())}
-    assert set(errors) == {"nopicture", "noelement", "nolora"}
+    assert set(errors) == {"nopicture", "noelement", "nolora", "cut"}
     assert "none.png" in errors["nopicture"] and "Element 3 does not exist" in errors["noelement"]
     assert "LoRA file not found" in errors["nolora"]

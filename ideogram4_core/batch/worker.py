@@ -155,9 +155,10 @@ class Worker:
                 outcome.encode_cached, outcome.timings["encode"] = True, 0.0
                 continue
             if sha not in errors:
-                began = time.perf_counter()
                 try:
-                    features[sha] = self._text_encoder().encode([task.job.caption])[0]
+                    encoder = self._text_encoder()  # loaded once; its loading is not counted as encoding
+                    began = time.perf_counter()
+                    features[sha] = encoder.encode([task.job.caption])[0]
                     outcome.timings["encode"] = time.perf_counter() - began
                     self.cache.put(sha, features[sha])
                     continue
