@@ -1,6 +1,6 @@
 """Batch throughput: images/min with 1 and 2 Ray workers, and the saving from encoding each caption once.
 
-    python benchmarks/bench_batch.py            # small CPU config, about 2 minutes on 2 cores
+    python benchmarks/bench_batch.py            # small CPU config, 2–3 minutes on 2 busy cores
 
 The model is random, in the official layout (written with diffusers' classes, as `bench_pipeline.py` does): a
 2-block DiT, the 36-layer Qwen3-VL text encoder at hidden size 64 with the full vocabulary, a small VAE; 128²,
