@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from ideogram4_core.batch.jobs import JobDefaults, read_jobs
-from ideogram4_core.batch.manifest import Manifest
+from ideogram4_core.batch.manifest import Manifest, write_atomic
 from ideogram4_core.batch.runner import local_backend, run_batch
 from ideogram4_core.batch.worker import Worker, WorkerSpec
 from ideogram4_core.caption import dumps_canonical
@@ -315,6 +315,20 @@ def test_bad_csv_rows_are_reported_by_line(model, tmp_path, capsys):
     assert "jobs.csv line 7: duplicate job id 'ok' (first at jobs.csv line 2); skipped" in err
     assert 'jobs.csv line 8: give exactly one of "caption" and "caption_file"; skipped' in err
     assert [(r["id"], r["status"]) for r in rows(out)] == [("ok", "done")]
+
+
+def test_ctrl_c_is_held_back_while_an_image_and_its_line_are_written(tmp_path):
+    import os
+
+    from ideogram4_core.batch.manifest import deferred_interrupt
+
+    manifest = Manifest(tmp_path)
+    with pytest.raises(KeyboardInterrupt), deferred_interrupt():
+        os.kill(os.getpid(), signal.SIGINT)
+        write_atomic(tmp_path / "a_1.png", b"png")
+        manifest.append({"id": "a", "seed": 1, "status": "done", "file": "a_1.png", "key": "k"})
+    manifest.close()
+    assert Manifest(tmp_path).done("a", 1, "k") and signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
 
 def test_manifest_drops_a_line_cut_off_by_a_crash(tmp_path):

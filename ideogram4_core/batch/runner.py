@@ -20,7 +20,7 @@ from ..sampling.sizes import check_size
 from ..weights.transformer_weights import read_transformer_config
 from .fingerprint import component_sha256, model_fingerprints
 from .jobs import Job, JobSet
-from .manifest import Manifest, prepare_output, sha256_hex, write_atomic
+from .manifest import Manifest, deferred_interrupt, prepare_output, sha256_hex, write_atomic
 from .progress import BatchProgress
 from .worker import ImageTask, Outcome, Worker, WorkerSpec, group_key
 
@@ -117,21 +117,27 @@ class _Run:
         self.summary.failures.append(f"{task.job.id} seed {task.seed}: {error}")
 
     def deliver(self, outcome: Outcome) -> None:
+        """Record a finished image: its file and its row (and its twins' rows) as one step Ctrl-C cannot split."""
+        with deferred_interrupt():
+            self._record(outcome)
+        if self.progress is not None:
+            self.progress.advance(outcome.png is not None)
+
+    def _record(self, outcome: Outcome) -> None:
         task = outcome.task
         if outcome.png is None:
             self.fail(task, outcome.error or "unknown error", outcome)
             for twin in self.waiting.pop(task.key, []):
                 self.fail(twin, outcome.error or "unknown error", outcome)
-        else:
-            began = time.perf_counter()
-            write_atomic(self.output / task.file, outcome.png)
-            outcome.timings["write"] = time.perf_counter() - began
-            done = self.row(task, outcome, status="done", file=task.file, sha256=sha256_hex(outcome.png))
-            self.manifest.append(done)
-            self.summary.rendered += 1
-            for twin in self.waiting.pop(task.key, []):
-                self.copy_of(twin, done)
-        if self.progress is not None:
+            return
+        began = time.perf_counter()
+        write_atomic(self.output / task.file, outcome.png)
+        outcome.timings["write"] = time.perf_counter() - began
+        done = self.row(task, outcome, status="done", file=task.file, sha256=sha256_hex(outcome.png))
+        self.manifest.append(done)
+        self.summary.rendered += 1
+        for twin in self.waiting.pop(task.key, []):
+            self.copy_of(twin, done)
             self.progress.advance(outcome.png is not None)
 
     def copy_of(self, task: ImageTask, done: dict[str, Any]) -> None:
