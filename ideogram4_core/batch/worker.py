@@ -112,7 +112,6 @@ class Worker:
         self._uncond: Ideogram4Transformer | None = None
         self._vae: Flux2VAE | None = None
         self._loras: tuple[LoraChoice, tuple[LoraStack, LoraStack]] | None = None  # the set in use
-        self.lora_reads = 0  # LoRA sets read so far
 
     def render(self, tasks: Sequence[ImageTask]) -> Iterator[Outcome]:
         """Encode, sample and decode `tasks`; yields one Outcome per task as each image is finished."""
@@ -221,7 +220,6 @@ class Worker:
         """The LoRA files of `choice`, read once while consecutive groups keep the same set."""
         if self._loras is None or self._loras[0] != choice:
             self._loras = (choice, choice.stacks())
-            self.lora_reads += bool(choice.cond or choice.uncond)
         return self._loras[1]
 
     def _text_encoder(self) -> TextEncoder:
