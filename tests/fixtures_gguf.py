@@ -17,7 +17,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import torch
-from fixtures_quant import Stored, store, transformer_groups
+from fixtures_quant import SINGLE_FILE_DIT, Stored, store, transformer_groups
 from torch import nn
 
 from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
@@ -29,6 +29,9 @@ SCALE_OFFSETS = {
 }  # fmt: skip
 """Byte offsets of the fp16 scale (and minimum) fields inside one block (ggml-common.h layouts)."""
 QUANT_TYPES = tuple(SCALE_OFFSETS)
+WIDE_DIT = SINGLE_FILE_DIT | {"intermediate_size": 256}
+"""The single-file tiny DiT with rows of 256 in the feed-forward too, so K-quant blocks (256 weights) fit most
+layers."""
 
 
 def random_blocks(rows: int, cols: int, qtype: str, seed: int) -> np.ndarray:

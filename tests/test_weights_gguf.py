@@ -12,11 +12,13 @@ import pytest
 import torch
 from diffusers import Ideogram4Transformer2DModel
 from fixtures_checkpoints import FOREIGN
-from fixtures_gguf import prefer, write_gguf, write_gguf_text_encoder, write_gguf_transformer
+from fixtures_gguf import WIDE_DIT, prefer, write_gguf, write_gguf_text_encoder, write_gguf_transformer
+from fixtures_lora import merged, random_adapters, write_lora
 from fixtures_model import TINY_DIT, randomized, write_official_model
 from fixtures_quant import SINGLE_FILE_DIT, single_file_dits, write_comfy_transformer
 from fixtures_text import tiny_qwen3_vl, write_tokenizer
 from numerics import assert_relative_close
+from test_lora import FUSED, SPLIT, TOP, expect_match, with_transformers
 from test_pipeline import CAPTION, check_against_oracle
 from test_text_encoder import JSON_CAPTION, NON_ASCII, _assert_close, _Oracle
 from test_transformer import reference_velocity
@@ -28,14 +30,13 @@ from ideogram4_core.models.tokenizer import CaptionTokenizer, bundled_tokenizer_
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
 from ideogram4_core.sampling.schedule import SamplingSettings
 from ideogram4_core.weights.identify import expect, identify
+from ideogram4_core.weights.lora import LoraChoice, LoraRequest
 from ideogram4_core.weights.quant.gguf import GgufEmbedding, GgufLinear
 from ideogram4_core.weights.transformer_weights import load_transformer
 
 SETTINGS = SamplingSettings(steps=3, guidance=4.0, polish_steps=1, polish_guidance=2.0, mu=0.0, std=1.0)
 CPU = torch.device("cpu")
 PREFIX = "model.diffusion_model."
-WIDE_DIT = SINGLE_FILE_DIT | {"intermediate_size": 256}
-"""Rows of 256 in the feed-forward too, so K-quant blocks (256 weights) fit most layers."""
 TRANSFORMER_TYPES = ("BF16", "F16", "Q8_0", "Q5_0", "Q5_1", "Q4_0", "Q4_1", "Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K",
                      "IQ4_NL")  # fmt: skip
 
@@ -86,6 +87,25 @@ def gguf_set(tmp_path_factory):
 
 def test_gguf_set_renders_like_the_reference(gguf_set):
     check_against_oracle(gguf_set, CAPTION, 48, 32, seed=2, settings=SETTINGS)
+
+
+def test_loras_on_both_gguf_branches_match_the_merged_reference(gguf_set, tmp_path):
+    """A conditional and an unconditional LoRA on the Q4_K pair: the side branches on the packed layers render as
+    the reference holding each LoRA merged into the exactly dequantised weights."""
+    oracle, ours = gguf_set
+    cond = random_adapters(oracle.transformer, FUSED + TOP, rank=4, seed=21, alpha=2.0)
+    uncond = random_adapters(oracle.unconditional_transformer, SPLIT, rank=3, seed=22)
+    choice = LoraChoice(
+        (LoraRequest(write_lora(tmp_path / "cond.safetensors", cond, "kohya"), 0.8),),
+        (LoraRequest(write_lora(tmp_path / "uncond.safetensors", uncond, "peft"), -0.6),),
+    )
+    pipeline = Ideogram4Pipeline(ours.paths, device=CPU, dtype=torch.float32, loras=choice)
+    reference = with_transformers(
+        oracle,
+        cond=merged(oracle.transformer, (cond, 0.8)),
+        uncond=merged(oracle.unconditional_transformer, (uncond, -0.6)),
+    )
+    expect_match(reference, pipeline.generate(CAPTION, width=32, height=48, seed=3, settings=SETTINGS))
 
 
 def test_branches_from_cond_and_uncond_folders(gguf_set):
