@@ -189,7 +189,7 @@ def test_few_step_preset_runs_only_the_conditional_branch(repo, tmp_path):
 # --- every weight format: the side branch equals the LoRA merged into the exactly dequantised weight ----------
 
 
-def _quantised(kind: str, folder):
+def quantised_transformer(kind: str, folder):
     """(file or folder, diffusers reference holding the exact dequantised weights) for one weight format."""
     if kind in ("official-fp8-fused", "official-fp8-split", "official-nf4", "bf16"):
         reference = randomized(Ideogram4Transformer2DModel(**TINY_DIT), seed=11)
@@ -223,7 +223,7 @@ def _quantised(kind: str, folder):
     ],
 )  # fmt: skip
 def test_every_weight_format_with_a_lora(tmp_path, kind):
-    path, reference = _quantised(kind, tmp_path)
+    path, reference = quantised_transformer(kind, tmp_path)
     base = load_transformer(path, device="cpu", dtype=torch.float32)
     if kind != "bf16":  # the adapted block layers stayed packed
         assert not any(isinstance(base.get_submodule(m), nn.Linear) for m in FUSED[:3])
