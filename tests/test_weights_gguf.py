@@ -15,7 +15,7 @@ from fixtures_checkpoints import FOREIGN
 from fixtures_gguf import WIDE_DIT, prefer, write_gguf, write_gguf_text_encoder, write_gguf_transformer
 from fixtures_lora import merged, random_adapters, write_lora
 from fixtures_model import TINY_DIT, randomized, write_official_model
-from fixtures_quant import SINGLE_FILE_DIT, single_file_dits, write_comfy_transformer
+from fixtures_quant import SINGLE_FILE_DIT, single_file_dits, write_comfy_transformer, write_official_fp8_transformer
 from fixtures_text import tiny_qwen3_vl, write_tokenizer
 from numerics import assert_relative_close
 from test_lora import FUSED, SPLIT, TOP, expect_match, with_transformers
@@ -125,15 +125,21 @@ def test_swapped_pair_is_refused_before_loading(gguf_set):
         pipeline.generate(CAPTION, width=32, height=32, seed=1, settings=SETTINGS)
 
 
-def test_gguf_conditional_with_fp8_unconditional(tmp_path):
-    """A mixed pair: GGUF Q5_K conditional, ComfyUI fp8_scaled unconditional, GGUF text encoder (Q4_0)."""
+@pytest.mark.parametrize("fp8", ["comfy-fp8-scaled", "official-fp8"])
+def test_gguf_conditional_with_fp8_unconditional(tmp_path, fp8):
+    """A mixed pair: GGUF Q5_K conditional, an fp8 unconditional (a ComfyUI fp8_scaled file or the official
+    per-row fp8 folder), GGUF text encoder (Q4_0)."""
     oracle = write_official_model(tmp_path, seed=6)
     single_file_dits(oracle, seed=50)
     cond = write_gguf_transformer(tmp_path / "ideogram4-Q5_K.gguf", oracle.transformer, prefer("Q5_K"),
                                   metadata={"model_type": "ideogram4_cond"})  # fmt: skip
-    uncond = write_comfy_transformer(
-        tmp_path / "ideogram4_unconditional_fp8_scaled.safetensors", oracle.unconditional_transformer
-    )
+    if fp8 == "official-fp8":
+        uncond = write_official_fp8_transformer(tmp_path / "uncond_fp8", oracle.unconditional_transformer, fused=False)
+    else:
+        uncond = write_comfy_transformer(
+            tmp_path / "ideogram4_unconditional_fp8_scaled.safetensors", oracle.unconditional_transformer
+        )
+    assert expect(uncond, "unconditional_transformer").format == fp8
     text = write_gguf_text_encoder(tmp_path / "qwen3vl-Q4_0.gguf", oracle.text_encoder, prefer("Q4_0"))
     assert identify(cond).branch == "cond"
     paths = ModelPaths(cond, uncond, text, tmp_path / "vae", tokenizer=tmp_path / "tokenizer")
