@@ -36,6 +36,8 @@ from ideogram4_core.weights.transformer_weights import load_transformer
 
 SETTINGS = SamplingSettings(steps=3, guidance=4.0, polish_steps=1, polish_guidance=2.0, mu=0.0, std=1.0)
 CPU = torch.device("cpu")
+SPECIAL = "<|im_start|>user\n<|vision_start|><|image_pad|> 2026年 12,345.67 → ﬁn <|im_end|>"
+"""Added tokens written in the text, digits (split one by one), CJK and a ligature."""
 PREFIX = "model.diffusion_model."
 TRANSFORMER_TYPES = ("BF16", "F16", "Q8_0", "Q5_0", "Q5_1", "Q4_0", "Q4_1", "Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K",
                      "IQ4_NL")  # fmt: skip
@@ -175,9 +177,18 @@ def test_tokenizer_from_the_gguf_vocabulary_or_bundled(tmp_path, tokenizer):
     for path in (with_vocab, without):
         ours = load_tokenizer(path)
         assert ours.vocab_size == files.vocab_size
-        for caption in (JSON_CAPTION, NON_ASCII, "  spaces\tand\nnewlines  \n\n"):
+        for caption in (JSON_CAPTION, NON_ASCII, "  spaces\tand\nnewlines  \n\n", SPECIAL):
             assert ours.token_ids(caption) == files.token_ids(caption)
     assert load_tokenizer(without).vocab_size == CaptionTokenizer.from_folder(bundled_tokenizer_dir()).vocab_size
+
+
+@pytest.mark.parametrize(("model", "pre"), [("llama", "default"), ("gpt2", "llama-bpe")])
+def test_a_vocabulary_of_another_tokenizer_is_refused(tmp_path, model, pre):
+    path = write_gguf_text_encoder(
+        tmp_path / "qwen3vl.gguf", tiny_qwen3_vl(seed=1), prefer("Q8_0"), tokenizer=(model, pre)
+    )
+    with pytest.raises(ModelFileError, match=rf"qwen3vl\.gguf stores a '{model}' tokenizer .*not Qwen2's.*tokenizer/"):
+        TextEncoder.load(path, device="cpu", dtype=torch.float32)
 
 
 def test_text_encoder_metadata_sets_rotary_theta(tmp_path, tokenizer):
