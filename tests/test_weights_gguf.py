@@ -18,12 +18,14 @@ from fixtures_model import TINY_DIT, randomized, write_official_model
 from fixtures_quant import SINGLE_FILE_DIT, single_file_dits, write_comfy_transformer, write_official_fp8_transformer
 from fixtures_text import tiny_qwen3_vl, write_tokenizer
 from numerics import assert_relative_close
+from PIL import Image
 from test_lora import FUSED, SPLIT, TOP, expect_match, with_transformers
-from test_pipeline import CAPTION, check_against_oracle
+from test_pipeline import CAPTION, check_against_oracle, run_oracle
 from test_text_encoder import JSON_CAPTION, NON_ASCII, _assert_close, _Oracle
 from test_transformer import reference_velocity
 from torch import nn
 
+from ideogram4_core.cli import main
 from ideogram4_core.errors import ModelFileError
 from ideogram4_core.models.text_encoder import TAP_LAYERS, TextEncoder, load_tokenizer
 from ideogram4_core.models.tokenizer import CaptionTokenizer, bundled_tokenizer_dir
@@ -108,6 +110,27 @@ def test_loras_on_both_gguf_branches_match_the_merged_reference(gguf_set, tmp_pa
         uncond=merged(oracle.unconditional_transformer, (uncond, -0.6)),
     )
     expect_match(reference, pipeline.generate(CAPTION, width=32, height=48, seed=3, settings=SETTINGS))
+
+
+def test_cli_renders_gguf_files_with_a_lora(gguf_set, tmp_path, capsys):
+    """`generate` with the GGUF pair, the GGUF text encoder (its own vocabulary, no --tokenizer) and a LoRA."""
+    oracle, ours = gguf_set
+    adapters = random_adapters(oracle.transformer, FUSED, rank=2, seed=23)  # ai-toolkit files carry no alpha
+    lora = write_lora(tmp_path / "style.safetensors", adapters, "ai-toolkit")
+    paths = ours.paths
+    code = main([str(a) for a in (
+        "generate", "--transformer", paths.transformer, "--unconditional-transformer", paths.unconditional_transformer,
+        "--text-encoder", paths.text_encoder, "--vae", paths.vae, "--lora", f"{lora}:0.7", "--caption", CAPTION,
+        "--width", 32, "--height", 48, "--seed", 5, "--steps", 3, "--guidance", 4, "--polish-steps", 1,
+        "--polish-guidance", 2, "--mu", 0, "--std", 1, "--device", "cpu", "--dtype", "fp32",
+        "--output", tmp_path / "out.png",
+    )])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    _, expected = run_oracle(
+        with_transformers(oracle, cond=merged(oracle.transformer, (adapters, 0.7))), CAPTION, 32, 48, 5, SETTINGS
+    )
+    got = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float64) / 255
+    assert np.abs(got - np.round(expected[0] * 255) / 255).max() <= 2 / 255 + 1e-9
 
 
 def test_branches_from_cond_and_uncond_folders(gguf_set):
