@@ -1,11 +1,13 @@
 """GGUF: transformer load time and peak RSS against the file, and dequantisation throughput per type.
 
-    python benchmarks/bench_gguf.py                    # ~1 min on 2 CPU cores: 6 blocks, hidden 1024
+    python benchmarks/bench_gguf.py                    # ~1.5 min of CPU time on 2 cores
     python benchmarks/bench_gguf.py --device cuda      # dequantisation on the GPU too
     python benchmarks/bench_gguf.py --skip-loading     # throughput only
 
 Loading: one random Ideogram 4 transformer (hidden 1024, released head and text widths) written as an sd.cpp-style
-GGUF per type by the test fixture writer (`tests/fixtures_gguf.py`, the `gguf` package's GGUFWriter), measured
+GGUF per type, and a 36-layer Qwen3-VL text encoder (hidden 512, the full 151k-token vocabulary and its tokenizer
+in the metadata) as llama.cpp writes it, both by the test fixture writers (`tests/fixtures_gguf.py`, the `gguf`
+package's GGUFWriter); the text encoder load includes building its tokenizer from that vocabulary. Measured
 exactly as `bench_loading.py` measures the safetensors formats: each load and each plain read in its own
 subprocess on a warm page cache, "+touch" reading one byte of every 4 KiB page of every weight, peak RSS over the
 post-import baseline. Targets: load + touch ≤ 1.2 × plain read, peak RSS ≤ 1.3 × file size.
@@ -19,6 +21,7 @@ checked here once per type). GB/s of float32 output, best of N.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 import tempfile
 import time
@@ -49,26 +52,34 @@ def best(run: Callable[[], object], repeats: int, sync: Callable[[], None] = lam
     return min(times)
 
 
-def loading(blocks: int, repeats: int) -> None:
-    from fixtures_gguf import prefer, write_gguf_transformer
+def loading(blocks: int, text_width: int, repeats: int) -> None:
+    from fixtures_gguf import prefer, write_gguf_text_encoder, write_gguf_transformer
+    from fixtures_text import tiny_qwen3_vl
 
-    model = random_model(blocks)
+    transformer, encoder = random_model(blocks), tiny_qwen3_vl(hidden=text_width)
+    files: list[tuple[str, str, str, Callable[[Path], Path]]] = [
+        (f"transformer {q}", "load", f"ideogram4-{q}.gguf",
+         functools.partial(write_gguf_transformer, model=transformer, qtype_of=prefer(q)))
+        for q in LOAD_TYPES
+    ]  # fmt: skip
+    files.append(("text encoder Q8_0 (+ vocabulary)", "load-text-encoder", "qwen3vl-Q8_0.gguf",
+                  functools.partial(write_gguf_text_encoder, model=encoder, qtype_of=prefer("Q8_0"))))  # fmt: skip
     rows = []
     with tempfile.TemporaryDirectory(prefix="ideogram4-bench-gguf-") as tmp:
-        for qtype in LOAD_TYPES:
-            path = write_gguf_transformer(Path(tmp) / f"ideogram4-{qtype}.gguf", model, prefer(qtype))
+        for name, kind, filename, write in files:
+            path = write(Path(tmp) / filename)
             measure("read", path)  # warm the page cache
             read = min((measure("read", path) for _ in range(repeats)), key=lambda r: r["read_s"])
-            load = min((measure("load", path) for _ in range(repeats)), key=lambda r: r["touch_s"])
-            rows.append((f"gguf {qtype}", path.stat().st_size, read, load))
+            load = min((measure(kind, path) for _ in range(repeats)), key=lambda r: r["touch_s"])
+            rows.append((name, path.stat().st_size, read, load))
             path.unlink()
-            print(f"measured {qtype}", file=sys.stderr)
-    print(f"{'format':<12}{'file MB':>9}{'load s':>8}{'+touch s':>9}{'read s':>8}{'ratio':>7}{'RSS/file':>9}")
+            print(f"measured {name}", file=sys.stderr)
+    print(f"{'GGUF':<34}{'file MB':>9}{'load s':>8}{'+touch s':>9}{'read s':>8}{'ratio':>7}{'RSS/file':>9}")
     for name, size, read, load in rows:
         ratio, rss = load["touch_s"] / read["read_s"], load["peak"] / size
         flags = ("" if ratio <= TIME_TARGET else " time>target") + ("" if rss <= RSS_TARGET else " rss>target")
         print(
-            f"{name:<12}{size / 1e6:>9.0f}{load['load_s']:>8.2f}{load['touch_s']:>9.2f}{read['read_s']:>8.2f}"
+            f"{name:<34}{size / 1e6:>9.0f}{load['load_s']:>8.2f}{load['touch_s']:>9.2f}{read['read_s']:>8.2f}"
             f"{ratio:>7.2f}{rss:>9.2f}{flags}"
         )
     print(f"targets: load+touch ≤ {TIME_TARGET} × plain read, peak RSS ≤ {RSS_TARGET} × file size\n")
@@ -115,6 +126,7 @@ def throughput(rows: int, cols: int, repeats: int, device: torch.device) -> None
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--blocks", type=int, default=6, help="transformer blocks of the loading model (6)")
+    parser.add_argument("--text-width", type=int, default=512, help="hidden size of the 36-layer text encoder (512)")
     parser.add_argument("--rows", type=int, default=2048)
     parser.add_argument("--cols", type=int, default=4096)
     parser.add_argument("--repeats", type=int, default=3, help="best of N for each measurement")
@@ -122,7 +134,7 @@ def main() -> None:
     parser.add_argument("--skip-loading", action="store_true")
     args = parser.parse_args()
     if not args.skip_loading:
-        loading(args.blocks, min(args.repeats, 2))
+        loading(args.blocks, args.text_width, min(args.repeats, 2))
     throughput(args.rows, args.cols, args.repeats, torch.device(args.device))
 
 
