@@ -41,9 +41,10 @@ def _status_kib(field: str) -> int:
 
 def worker(kind: str, path: Path) -> dict:
     """Runs in the subprocess: time one plain read or one load (+ touch); memory over the post-import baseline."""
-    if kind == "load":
+    if kind != "read":
         import torch._dynamo  # imported on first use by building on meta: a one-off ~2 s, ~0.1 GB
 
+        from ideogram4_core.models.text_encoder import TextEncoder
         from ideogram4_core.weights.transformer_weights import load_transformer
     baseline = _status_kib("VmRSS")
     started = time.perf_counter()
@@ -51,7 +52,10 @@ def worker(kind: str, path: Path) -> dict:
         files = sorted(path.glob("*.safetensors")) if path.is_dir() else [path]
         size = sum(len(f.read_bytes()) for f in files)
         return {"read_s": time.perf_counter() - started, "peak": _status_kib("VmHWM") - baseline, "size": size}
-    model = load_transformer(path, device="cpu", dtype=torch.bfloat16)
+    if kind == "load-text-encoder":  # with its tokenizer (a GGUF's own vocabulary when it has one)
+        model = TextEncoder.load(path, device="cpu", dtype=torch.bfloat16).model
+    else:
+        model = load_transformer(path, device="cpu", dtype=torch.bfloat16)
     loaded = time.perf_counter() - started
     for tensor in [*model.parameters(), *model.buffers()]:
         if tensor.numel():
@@ -60,6 +64,7 @@ def worker(kind: str, path: Path) -> dict:
 
 
 def measure(kind: str, path: Path) -> dict:
+    """`worker(kind, path)` in a fresh subprocess: kind "read", "load" (a transformer) or "load-text-encoder"."""
     done = subprocess.run(
         [sys.executable, __file__, "--worker", kind, str(path)], capture_output=True, text=True, check=False
     )

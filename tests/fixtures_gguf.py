@@ -17,7 +17,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import torch
-from fixtures_quant import Stored, store, transformer_groups
+from fixtures_quant import SINGLE_FILE_DIT, Stored, store, transformer_groups
 from torch import nn
 
 from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
@@ -29,6 +29,9 @@ SCALE_OFFSETS = {
 }  # fmt: skip
 """Byte offsets of the fp16 scale (and minimum) fields inside one block (ggml-common.h layouts)."""
 QUANT_TYPES = tuple(SCALE_OFFSETS)
+WIDE_DIT = SINGLE_FILE_DIT | {"intermediate_size": 256}
+"""The single-file tiny DiT with rows of 256 in the feed-forward too, so K-quant blocks (256 weights) fit most
+layers."""
 
 
 def random_blocks(rows: int, cols: int, qtype: str, seed: int) -> np.ndarray:
@@ -136,22 +139,30 @@ def write_gguf_transformer(
     return write_gguf(path, {prefix + name: value for name, value in tensors.items()}, metadata)
 
 
-def _vocabulary() -> dict[str, object]:
-    """The bundled Qwen tokenizer as llama.cpp's converter stores it (gpt2 model, qwen2 pre-tokenizer)."""
+def _vocabulary(model: str = "gpt2", pre: str = "qwen2") -> dict[str, object]:
+    """The bundled Qwen tokenizer as llama.cpp's converter stores it (gpt2 model, qwen2 pre-tokenizer), or
+    labelled as another tokenizer `model` / `pre`."""
     folder = bundled_tokenizer_dir()
     vocab = json.loads((folder / "vocab.json").read_text(encoding="utf-8"))
     added = json.loads((folder / "tokenizer_config.json").read_text(encoding="utf-8"))["added_tokens_decoder"]
     tokens = sorted(vocab, key=vocab.get) + [added[str(i)]["content"] for i in sorted(map(int, added))]
     types = [1] * len(vocab) + [3 if added[str(i)].get("special") else 4 for i in sorted(map(int, added))]
     merges = [line for line in (folder / "merges.txt").read_text(encoding="utf-8").splitlines()[1:] if line]
-    return {"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "qwen2", "tokenizer.ggml.tokens": tokens,
+    return {"tokenizer.ggml.model": model, "tokenizer.ggml.pre": pre, "tokenizer.ggml.tokens": tokens,
             "tokenizer.ggml.token_type": types, "tokenizer.ggml.merges": merges}  # fmt: skip
 
 
 def write_gguf_text_encoder(
-    path: Path, model: nn.Module, qtype_of: QtypeOf, *, arch: str = "qwen3vl", vocabulary: bool = True
+    path: Path,
+    model: nn.Module,
+    qtype_of: QtypeOf,
+    *,
+    arch: str = "qwen3vl",
+    vocabulary: bool = True,
+    tokenizer: tuple[str, str] = ("gpt2", "qwen2"),
 ) -> Path:
-    """The language tower of a transformers Qwen3VLModel as llama.cpp's converter writes it."""
+    """The language tower of a transformers Qwen3VLModel as llama.cpp's converter writes it; `tokenizer` the
+    (tokenizer.ggml.model, tokenizer.ggml.pre) labels of the stored vocabulary."""
     tower = model.language_model
     text = model.config.text_config
     names = gguf.get_tensor_name_map(gguf.MODEL_ARCH.QWEN3VL, text.num_hidden_layers)
@@ -163,4 +174,4 @@ def write_gguf_text_encoder(
     metadata = {f"{arch}.block_count": text.num_hidden_layers, f"{arch}.embedding_length": text.hidden_size,
                 f"{arch}.rope.freq_base": float(rope["rope_theta"]),
                 f"{arch}.attention.layer_norm_rms_epsilon": float(text.rms_norm_eps)}  # fmt: skip
-    return write_gguf(path, renamed, metadata | (_vocabulary() if vocabulary else {}), arch)
+    return write_gguf(path, renamed, metadata | (_vocabulary(*tokenizer) if vocabulary else {}), arch)

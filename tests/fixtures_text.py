@@ -38,17 +38,18 @@ def write_tokenizer(folder: Path) -> Path:
     return folder
 
 
-def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0):
-    """A random head-less Qwen3VLModel: full vocabulary, 32 wide, 2 heads / 1 KV head of 16, tiny vision tower."""
+def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0, hidden: int = 32):
+    """A random head-less Qwen3VLModel: full vocabulary, `hidden` wide (32), hidden/16 heads / 1 KV head of 16,
+    tiny vision tower."""
     from transformers import Qwen3VLConfig, Qwen3VLModel
 
     config = Qwen3VLConfig(
         text_config={
             "vocab_size": 151936,
-            "hidden_size": 32,
-            "intermediate_size": 64,
+            "hidden_size": hidden,
+            "intermediate_size": 2 * hidden,
             "num_hidden_layers": num_layers,
-            "num_attention_heads": 2,
+            "num_attention_heads": hidden // 16,
             "num_key_value_heads": 1,
             "head_dim": 16,
             "rms_norm_eps": 1e-6,
@@ -65,7 +66,7 @@ def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0):
             "hidden_size": 16,
             "intermediate_size": 32,
             "num_heads": 2,
-            "out_hidden_size": 32,
+            "out_hidden_size": hidden,
             "patch_size": 4,
             "num_position_embeddings": 16,
             "deepstack_visual_indexes": [0],

@@ -8,13 +8,19 @@ from pathlib import Path
 import pytest
 import torch
 from fixtures_checkpoints import FOREIGN, ideogram4, write_headers
+from fixtures_gguf import prefer, write_gguf_text_encoder
 from fixtures_model import write_official_model
+from fixtures_quant import write_comfy_text_encoder
+from fixtures_text import tiny_qwen3_vl
 from safetensors.torch import save_file
+from test_lora import quantised_transformer
 
 from ideogram4_core.cli import main
+from ideogram4_core.models.text_encoder import TextEncoder
 from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
 from ideogram4_core.weights import safetensors_io
 from ideogram4_core.weights.quant import FORMATS
+from ideogram4_core.weights.transformer_weights import load_transformer
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +87,8 @@ def test_single_files(tmp_path, capsys):
     assert report == {
         "path": str(path), "family": "ideogram4-transformer", "description": "the Ideogram 4 transformer",
         "branch": None, "format": "bf16", "dtypes": {"BF16": len(model.state_dict())},
-        "tensors": len(model.state_dict()), "parameters": params, "file_bytes": path.stat().st_size,
+        "quant_types": {"BF16": len(model.state_dict())}, "tensors": len(model.state_dict()), "parameters": params,
+        "file_bytes": path.stat().st_size,
         "compute_dtype": "fp32", "resident_bytes": 4 * params, "usable": True,
         "use_as": "--transformer / IG4_ModelLoader model", "problem": None,
         "notes": [
@@ -131,3 +138,48 @@ def test_quantised_weights_stay_quantised_in_the_estimate(tmp_path, capsys):
     fp8 = sum(torch.Size(spec[n][1]).numel() for n in linears)
     scales = sum(4 * spec[n.replace(".weight", ".weight_scale")][1][0] for n in linears)
     assert report["resident_bytes"] == fp8 + scales + 2 * (report["parameters"] - fp8)
+
+
+def held_bytes(module: torch.nn.Module) -> int:
+    """Bytes of every distinct tensor a loaded model keeps (parameters and buffers)."""
+    tensors = {(t.data_ptr(), t.nbytes): t.nbytes for t in [*module.parameters(), *module.buffers()]}
+    return sum(tensors.values())
+
+
+@pytest.mark.parametrize(
+    ("kind", "types"),
+    [
+        ("gguf-Q4_K", {"F32": 23, "Q4_K": 14, "Q8_0": 5}),
+        ("gguf-Q8_0", {"F32": 23, "Q8_0": 19}),
+        ("comfy-int8_convrot", {"BF16": 23, "I8": 10, "F8_E4M3": 9}),
+        ("comfy-fp8-scaled", {"BF16": 23, "F8_E4M3": 19}),
+        ("official-nf4", {"NF4": 19, "BF16": 23}),
+    ],
+)
+def test_transformer_quant_types_and_resident_bytes(tmp_path, capsys, kind, types):
+    """`quant_types` counts weight tensors per stored type; `resident_bytes` is exactly what the loader keeps.
+
+    The tiny DiT has 19 Linears (5 in each of 2 blocks, quantised as block linears by the int8 writer; K-quant
+    blocks of 256 fit 14 of them, the others fall back to Q8_0) and 23 norms, biases and tables (F32 in GGUF,
+    bf16 in safetensors)."""
+    path, _ = quantised_transformer(kind, tmp_path)
+    for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        code, report, _ = inspect(capsys, path, "--dtype", name)
+        assert (code, report["quant_types"]) == (0, types)
+        assert report["resident_bytes"] == held_bytes(load_transformer(path, device="cpu", dtype=dtype))
+
+
+@pytest.mark.parametrize("kind", ["gguf-Q5_1", "gguf-IQ4_NL", "comfy-int8_rowwise"])
+def test_text_encoder_quant_types_and_resident_bytes(tmp_path, capsys, kind):
+    model = tiny_qwen3_vl(seed=3)
+    if kind.startswith("gguf-"):
+        path = write_gguf_text_encoder(tmp_path / "qwen3vl.gguf", model, prefer(kind.removeprefix("gguf-")))
+        stored = kind.removeprefix("gguf-")
+    else:
+        path = write_comfy_text_encoder(tmp_path / "qwen3vl_int8.safetensors", model, fmt="int8_rowwise")
+        stored = "I8"
+    linears = 7 * model.config.text_config.num_hidden_layers
+    for dtype, name in ((torch.float32, "fp32"), (torch.bfloat16, "bf16")):
+        code, report, _ = inspect(capsys, path, "--dtype", name)
+        assert code == 0 and report["quant_types"][stored] == linears + kind.startswith("gguf-")  # + embedding
+        assert report["resident_bytes"] == held_bytes(TextEncoder.load(path, device="cpu", dtype=dtype).model)

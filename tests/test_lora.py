@@ -14,6 +14,7 @@ import torch
 from diffusers import Ideogram4Pipeline as DiffusersPipeline
 from diffusers import Ideogram4Transformer2DModel
 from fixtures_checkpoints import tiny_ideogram4, write_headers
+from fixtures_gguf import WIDE_DIT, prefer, write_gguf_transformer
 from fixtures_lora import Adapter, merged, peft_lora, random_adapters, write_lora
 from fixtures_model import TINY_DIT, randomized, write_official_model
 from fixtures_nf4 import write_nf4_transformer
@@ -22,6 +23,7 @@ from numerics import assert_relative_close
 from safetensors.torch import save_file
 from test_pipeline import CAPTION, run_oracle
 from test_transformer import reference_velocity
+from torch import nn
 
 from ideogram4_core.errors import Ideogram4Error, ModelFileError
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
@@ -187,7 +189,7 @@ def test_few_step_preset_runs_only_the_conditional_branch(repo, tmp_path):
 # --- every weight format: the side branch equals the LoRA merged into the exactly dequantised weight ----------
 
 
-def _quantised(kind: str, folder):
+def quantised_transformer(kind: str, folder):
     """(file or folder, diffusers reference holding the exact dequantised weights) for one weight format."""
     if kind in ("official-fp8-fused", "official-fp8-split", "official-nf4", "bf16"):
         reference = randomized(Ideogram4Transformer2DModel(**TINY_DIT), seed=11)
@@ -202,18 +204,31 @@ def _quantised(kind: str, folder):
         else:
             write_official_fp8_transformer(target, reference, fused=kind.endswith("fused"))
         return target, reference
+    if kind.startswith("gguf-"):
+        reference = randomized(Ideogram4Transformer2DModel(**WIDE_DIT), seed=14)
+        return write_gguf_transformer(folder / f"ig4-{kind[5:]}.gguf", reference, prefer(kind[5:])), reference
     reference = randomized(Ideogram4Transformer2DModel(**SINGLE_FILE_DIT), seed=12)
-    file = write_comfy_transformer(folder / "ig4.safetensors", reference, nvfp4=kind == "comfy-nvfp4-mixed")
+    block_format = kind.removeprefix("comfy-") if kind.startswith("comfy-int8") else None
+    file = write_comfy_transformer(
+        folder / "ig4.safetensors", reference, nvfp4=kind == "comfy-nvfp4-mixed", block_format=block_format
+    )
     return file, reference
 
 
 @pytest.mark.parametrize(
     "kind",
-    ["bf16", "official-fp8-fused", "official-fp8-split", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed"],
-)
+    [
+        "bf16", "official-fp8-fused", "official-fp8-split", "official-nf4", "comfy-fp8-scaled", "comfy-nvfp4-mixed",
+        "comfy-int8_rowwise", "comfy-int8_convrot", "gguf-Q4_K", "gguf-Q8_0",
+    ],
+)  # fmt: skip
 def test_every_weight_format_with_a_lora(tmp_path, kind):
-    path, reference = _quantised(kind, tmp_path)
+    path, reference = quantised_transformer(kind, tmp_path)
     base = load_transformer(path, device="cpu", dtype=torch.float32)
+    if kind != "bf16":  # the adapted block layers stayed packed
+        assert not any(isinstance(base.get_submodule(m), nn.Linear) for m in FUSED[:3])
+    if kind.startswith("gguf-"):
+        assert base.get_submodule(FUSED[0]).qtype == kind.removeprefix("gguf-")
     before = {k: v.clone() for k, v in base.state_dict().items()}
     adapters = random_adapters(reference, FUSED + TOP, rank=4, seed=13, alpha=2.0)
     lora = read_lora(write_lora(tmp_path / "l.safetensors", adapters, "kohya"))

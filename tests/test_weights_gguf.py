@@ -12,30 +12,35 @@ import pytest
 import torch
 from diffusers import Ideogram4Transformer2DModel
 from fixtures_checkpoints import FOREIGN
-from fixtures_gguf import prefer, write_gguf, write_gguf_text_encoder, write_gguf_transformer
+from fixtures_gguf import WIDE_DIT, prefer, write_gguf, write_gguf_text_encoder, write_gguf_transformer
+from fixtures_lora import merged, random_adapters, write_lora
 from fixtures_model import TINY_DIT, randomized, write_official_model
-from fixtures_quant import SINGLE_FILE_DIT, single_file_dits, write_comfy_transformer
+from fixtures_quant import SINGLE_FILE_DIT, single_file_dits, write_comfy_transformer, write_official_fp8_transformer
 from fixtures_text import tiny_qwen3_vl, write_tokenizer
 from numerics import assert_relative_close
-from test_pipeline import CAPTION, check_against_oracle
+from PIL import Image
+from test_lora import FUSED, SPLIT, TOP, expect_match, with_transformers
+from test_pipeline import CAPTION, check_against_oracle, run_oracle
 from test_text_encoder import JSON_CAPTION, NON_ASCII, _assert_close, _Oracle
 from test_transformer import reference_velocity
 from torch import nn
 
+from ideogram4_core.cli import main
 from ideogram4_core.errors import ModelFileError
 from ideogram4_core.models.text_encoder import TAP_LAYERS, TextEncoder, load_tokenizer
 from ideogram4_core.models.tokenizer import CaptionTokenizer, bundled_tokenizer_dir
 from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
 from ideogram4_core.sampling.schedule import SamplingSettings
 from ideogram4_core.weights.identify import expect, identify
+from ideogram4_core.weights.lora import LoraChoice, LoraRequest
 from ideogram4_core.weights.quant.gguf import GgufEmbedding, GgufLinear
 from ideogram4_core.weights.transformer_weights import load_transformer
 
 SETTINGS = SamplingSettings(steps=3, guidance=4.0, polish_steps=1, polish_guidance=2.0, mu=0.0, std=1.0)
 CPU = torch.device("cpu")
+SPECIAL = "<|im_start|>user\n<|vision_start|><|image_pad|> 2026年 12,345.67 → ﬁn <|im_end|>"
+"""Added tokens written in the text, digits (split one by one), CJK and a ligature."""
 PREFIX = "model.diffusion_model."
-WIDE_DIT = SINGLE_FILE_DIT | {"intermediate_size": 256}
-"""Rows of 256 in the feed-forward too, so K-quant blocks (256 weights) fit most layers."""
 TRANSFORMER_TYPES = ("BF16", "F16", "Q8_0", "Q5_0", "Q5_1", "Q4_0", "Q4_1", "Q6_K", "Q5_K", "Q4_K", "Q3_K", "Q2_K",
                      "IQ4_NL")  # fmt: skip
 
@@ -88,6 +93,46 @@ def test_gguf_set_renders_like_the_reference(gguf_set):
     check_against_oracle(gguf_set, CAPTION, 48, 32, seed=2, settings=SETTINGS)
 
 
+def test_loras_on_both_gguf_branches_match_the_merged_reference(gguf_set, tmp_path):
+    """A conditional and an unconditional LoRA on the Q4_K pair: the side branches on the packed layers render as
+    the reference holding each LoRA merged into the exactly dequantised weights."""
+    oracle, ours = gguf_set
+    cond = random_adapters(oracle.transformer, FUSED + TOP, rank=4, seed=21, alpha=2.0)
+    uncond = random_adapters(oracle.unconditional_transformer, SPLIT, rank=3, seed=22)
+    choice = LoraChoice(
+        (LoraRequest(write_lora(tmp_path / "cond.safetensors", cond, "kohya"), 0.8),),
+        (LoraRequest(write_lora(tmp_path / "uncond.safetensors", uncond, "peft"), -0.6),),
+    )
+    pipeline = Ideogram4Pipeline(ours.paths, device=CPU, dtype=torch.float32, loras=choice)
+    reference = with_transformers(
+        oracle,
+        cond=merged(oracle.transformer, (cond, 0.8)),
+        uncond=merged(oracle.unconditional_transformer, (uncond, -0.6)),
+    )
+    expect_match(reference, pipeline.generate(CAPTION, width=32, height=48, seed=3, settings=SETTINGS))
+
+
+def test_cli_renders_gguf_files_with_a_lora(gguf_set, tmp_path, capsys):
+    """`generate` with the GGUF pair, the GGUF text encoder (its own vocabulary, no --tokenizer) and a LoRA."""
+    oracle, ours = gguf_set
+    adapters = random_adapters(oracle.transformer, FUSED, rank=2, seed=23)  # ai-toolkit files carry no alpha
+    lora = write_lora(tmp_path / "style.safetensors", adapters, "ai-toolkit")
+    paths = ours.paths
+    code = main([str(a) for a in (
+        "generate", "--transformer", paths.transformer, "--unconditional-transformer", paths.unconditional_transformer,
+        "--text-encoder", paths.text_encoder, "--vae", paths.vae, "--lora", f"{lora}:0.7", "--caption", CAPTION,
+        "--width", 32, "--height", 48, "--seed", 5, "--steps", 3, "--guidance", 4, "--polish-steps", 1,
+        "--polish-guidance", 2, "--mu", 0, "--std", 1, "--device", "cpu", "--dtype", "fp32",
+        "--output", tmp_path / "out.png",
+    )])  # fmt: skip
+    assert code == 0, capsys.readouterr().err
+    _, expected = run_oracle(
+        with_transformers(oracle, cond=merged(oracle.transformer, (adapters, 0.7))), CAPTION, 32, 48, 5, SETTINGS
+    )
+    got = np.asarray(Image.open(tmp_path / "out.png"), dtype=np.float64) / 255
+    assert np.abs(got - np.round(expected[0] * 255) / 255).max() <= 2 / 255 + 1e-9
+
+
 def test_branches_from_cond_and_uncond_folders(gguf_set):
     paths = gguf_set[1].paths
     assert expect(paths.transformer, "conditional_transformer").branch == "cond"
@@ -105,15 +150,21 @@ def test_swapped_pair_is_refused_before_loading(gguf_set):
         pipeline.generate(CAPTION, width=32, height=32, seed=1, settings=SETTINGS)
 
 
-def test_gguf_conditional_with_fp8_unconditional(tmp_path):
-    """A mixed pair: GGUF Q5_K conditional, ComfyUI fp8_scaled unconditional, GGUF text encoder (Q4_0)."""
+@pytest.mark.parametrize("fp8", ["comfy-fp8-scaled", "official-fp8"])
+def test_gguf_conditional_with_fp8_unconditional(tmp_path, fp8):
+    """A mixed pair: GGUF Q5_K conditional, an fp8 unconditional (a ComfyUI fp8_scaled file or the official
+    per-row fp8 folder), GGUF text encoder (Q4_0)."""
     oracle = write_official_model(tmp_path, seed=6)
     single_file_dits(oracle, seed=50)
     cond = write_gguf_transformer(tmp_path / "ideogram4-Q5_K.gguf", oracle.transformer, prefer("Q5_K"),
                                   metadata={"model_type": "ideogram4_cond"})  # fmt: skip
-    uncond = write_comfy_transformer(
-        tmp_path / "ideogram4_unconditional_fp8_scaled.safetensors", oracle.unconditional_transformer
-    )
+    if fp8 == "official-fp8":
+        uncond = write_official_fp8_transformer(tmp_path / "uncond_fp8", oracle.unconditional_transformer, fused=False)
+    else:
+        uncond = write_comfy_transformer(
+            tmp_path / "ideogram4_unconditional_fp8_scaled.safetensors", oracle.unconditional_transformer
+        )
+    assert expect(uncond, "unconditional_transformer").format == fp8
     text = write_gguf_text_encoder(tmp_path / "qwen3vl-Q4_0.gguf", oracle.text_encoder, prefer("Q4_0"))
     assert identify(cond).branch == "cond"
     paths = ModelPaths(cond, uncond, text, tmp_path / "vae", tokenizer=tmp_path / "tokenizer")
@@ -149,9 +200,18 @@ def test_tokenizer_from_the_gguf_vocabulary_or_bundled(tmp_path, tokenizer):
     for path in (with_vocab, without):
         ours = load_tokenizer(path)
         assert ours.vocab_size == files.vocab_size
-        for caption in (JSON_CAPTION, NON_ASCII, "  spaces\tand\nnewlines  \n\n"):
+        for caption in (JSON_CAPTION, NON_ASCII, "  spaces\tand\nnewlines  \n\n", SPECIAL):
             assert ours.token_ids(caption) == files.token_ids(caption)
     assert load_tokenizer(without).vocab_size == CaptionTokenizer.from_folder(bundled_tokenizer_dir()).vocab_size
+
+
+@pytest.mark.parametrize(("model", "pre"), [("llama", "default"), ("gpt2", "llama-bpe")])
+def test_a_vocabulary_of_another_tokenizer_is_refused(tmp_path, model, pre):
+    path = write_gguf_text_encoder(
+        tmp_path / "qwen3vl.gguf", tiny_qwen3_vl(seed=1), prefer("Q8_0"), tokenizer=(model, pre)
+    )
+    with pytest.raises(ModelFileError, match=rf"qwen3vl\.gguf stores a '{model}' tokenizer .*not Qwen2's.*tokenizer/"):
+        TextEncoder.load(path, device="cpu", dtype=torch.float32)
 
 
 def test_text_encoder_metadata_sets_rotary_theta(tmp_path, tokenizer):
@@ -220,5 +280,6 @@ def test_unexpected_shapes_name_the_file(tmp_path):
     data, qtype = tensors["layers.1.feed_forward.w3.weight"]
     tensors["layers.1.feed_forward.w3.weight"] = (data[:32], qtype)
     broken = write_gguf(tmp_path / "ideogram4-broken.gguf", tensors)
-    with pytest.raises(ModelFileError, match=r"\(ideogram4-broken\.gguf\).*'layers\.1\.feed_forward\.w3' is 32×256"):
+    message = r"\(ideogram4-broken\.gguf\).*'layers\.1\.feed_forward\.w3' is 32×256.*download or convert it again"
+    with pytest.raises(ModelFileError, match=message):
         load_transformer(broken, device="cpu", dtype=torch.float32)

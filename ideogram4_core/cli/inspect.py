@@ -2,7 +2,8 @@
 
 Reads safetensors headers only, so it is instant for multi-GB files. A repo root is reported per component
 (`components`), a plain folder of files per file (`files`). Exit status: 0 recognised, 1 readable but not
-recognised, 2 unreadable (pickle, GGUF, truncated, corrupt, missing). Wire it with ``add_parser(subparsers)``.
+recognised, 2 unreadable (pickle, truncated, corrupt, missing). GGUF files are read with the `gguf` package
+(header and metadata only). Wire it with ``add_parser(subparsers)``.
 """
 
 from __future__ import annotations
@@ -21,9 +22,12 @@ from ..models.text_encoder import TAP_LAYERS
 from ..weights import identify_rules as rules
 from ..weights.identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
 from ..weights.lora.summary import lora_summary
+from ..weights.safetensors_io import TensorInfo
 
 EXIT_RECOGNISED, EXIT_UNRECOGNISED, EXIT_UNREADABLE = 0, 1, 2
 _MODEL_FILES = ("*.safetensors", "*.gguf", "*.ckpt", "*.pt", "*.pth", "*.bin")
+_NEVER_RESIDENT = (".comfy_quant", ".quant_state.bitsandbytes__nf4", ".quant_state.bitsandbytes__fp4")
+"""Side tensors that only describe a layer (JSON markers): read at load time, never kept."""
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -107,6 +111,7 @@ def _report(identity: Identity, role: str | None, compute_dtype: torch.dtype) ->
         "branch": identity.branch,
         "format": identity.format,
         "dtypes": dtypes,
+        "quant_types": quant_types(tensors),
         "tensors": len(tensors),
         "parameters": sum(rules.parameters(n, i) for n, i in tensors.items()),
         "file_bytes": sum(h.path.stat().st_size for h in identity.headers),
@@ -141,13 +146,32 @@ def _problem(identity: Identity) -> str | None:
     return f"{label(identity.path)} is {identity.description}; Ideogram 4 has no use for it."
 
 
+def quant_types(tensors: dict[str, TensorInfo]) -> dict[str, int]:
+    """Count of weight tensors (scales and markers left out) per stored type, most frequent first: GGML types
+    for GGUF ("Q4_K", "F32"), safetensors dtypes otherwise, with packed 4-bit uint8 weights named "NF4" or
+    "NVFP4" (from their side tensors)."""
+    counts: dict[str, int] = {}
+    for name, info in tensors.items():
+        if rules.parameters(name, info):
+            kind = _packed_kind(name, tensors) if info.dtype == "U8" else info.dtype
+            counts[kind] = counts.get(kind, 0) + 1
+    return dict(sorted(counts.items(), key=lambda item: -item[1]))
+
+
+def _packed_kind(name: str, tensors: dict[str, TensorInfo]) -> str:
+    if f"{name}.absmax" in tensors:
+        return "NF4"
+    return "NVFP4" if f"{name}_scale_2" in tensors else "U8"
+
+
 def resident_bytes(identity: Identity, compute_dtype: torch.dtype) -> int:
-    """Memory the loader keeps: plain floats at `compute_dtype`, quantised tensors and scales as stored.
+    """Memory the loader keeps: plain floats at `compute_dtype`, quantised tensors (GGUF blocks, int8, fp8,
+    packed 4-bit) and their scales as stored; JSON markers are not kept.
 
     The text encoder counts only what its loader reads (embedding and layers up to the last tap).
     """
     size = torch.empty((), dtype=compute_dtype).element_size()
-    tensors = {n: i for h in identity.headers for n, i in h.tensors.items()}
+    tensors = {n: i for h in identity.headers for n, i in h.tensors.items() if not n.endswith(_NEVER_RESIDENT)}
     if identity.family == rules.TEXT_ENCODER:
         tensors = {n: i for n, i in tensors.items() if _text_encoder_loads(n)}
     cast = {n for n, i in tensors.items() if i.dtype in rules.FLOAT_DTYPES and rules.parameters(n, i)}

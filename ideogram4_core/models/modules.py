@@ -11,6 +11,10 @@ from torch import nn
 from ..errors import ModelFileError
 
 M = TypeVar("M", bound=nn.Module)
+_FIX = (
+    "The file is incomplete or inconsistent with itself (a damaged download or a broken conversion): download or "
+    "convert it again."
+)
 
 
 def materialize(
@@ -48,7 +52,7 @@ def materialize(
             detail.append(f"missing {len(missing)} tensor(s) such as {missing[0]!r}")
         if unexpected:
             detail.append(f"{len(unexpected)} unexpected tensor(s) such as {unexpected[0]!r}")
-        raise ModelFileError(f"The weights do not fit the {what}: {'; '.join(detail)}. Is this the right file?")
+        raise ModelFileError(f"The weights do not fit the {what}: {'; '.join(detail)}. {_FIX}")
     cast = {
         k: (v.to(dtype) if dtype is not None and v.is_floating_point() and v.dtype != dtype else v)
         for k, v in state_dict.items()
@@ -57,7 +61,7 @@ def materialize(
         if tuple(tensor.shape) != tuple(shapes[name].shape):
             raise ModelFileError(
                 f"The weights do not fit the {what}: {name} has shape {tuple(tensor.shape)}, "
-                f"expected {tuple(shapes[name].shape)}. Is this the right file?"
+                f"expected {tuple(shapes[name].shape)}. {_FIX}"
             )
     module.load_state_dict(cast, strict=False, assign=True)  # completeness was checked above
     return module.eval().requires_grad_(False)
@@ -85,7 +89,7 @@ def _check_replacement(original: nn.Module, replacement: nn.Module, path: str, w
     if got != expected:
         raise ModelFileError(
             f"The weights do not fit the {what}: quantised layer {path!r} is {got[0]}×{got[1]}, expected "
-            f"{expected[0]}×{expected[1]}. Is this the right file?"
+            f"{expected[0]}×{expected[1]}. {_FIX}"
         )
 
 

@@ -12,6 +12,7 @@ mapping is a pure renaming.
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -44,9 +45,11 @@ _BLOCK = re.compile(r"^blk\.(\d+)\.([a-z_]+)\.(weight|bias)$")
 @dataclass(frozen=True)
 class GgufHeader(SafetensorsHeader):
     """A GGUF file's tensors (dtype = GGML type name such as "Q4_K", shape in torch order) and its scalar
-    metadata as strings; `stored_names` maps each (possibly renamed) tensor name to the name in the file."""
+    metadata as strings; `stored_names` maps each (possibly renamed) tensor name to the name in the file,
+    `data_offsets` to the byte offset of its data in the file (as the reader found it)."""
 
     stored_names: dict[str, str] = field(default_factory=dict)
+    data_offsets: dict[str, int] = field(default_factory=dict)
 
     @property
     def architecture(self) -> str | None:
@@ -165,40 +168,42 @@ def _parse(path: Path, size: int, mtime_ns: int) -> tuple[GgufHeader, Vocabulary
     rename = _renamer([t.name for t in reader.tensors])
     tensors: dict[str, TensorInfo] = {}
     stored: dict[str, str] = {}
+    offsets: dict[str, int] = {}
     for tensor in reader.tensors:
         name = rename(tensor.name)
         shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))
         tensors[name] = TensorInfo(tensor.tensor_type.name, shape, int(tensor.n_bytes))
-        stored[name] = tensor.name
+        stored[name], offsets[name] = tensor.name, int(tensor.data_offset)
     end = max((t.data_offset + int(t.n_bytes) for t in reader.tensors), default=0)
     if end > size:
         raise ModelFileError(
             f"{path.name} is truncated: {end - size} bytes of tensor data are missing. The download did not finish; "
             "download it again."
         )
-    return GgufHeader(path, tensors, _metadata(reader), stored), _vocabulary(reader)
+    return GgufHeader(path, tensors, _metadata(reader), stored, offsets), _vocabulary(reader)
+
+
+_FLOATS = {"F32": torch.float32, "F16": torch.float16, "BF16": torch.bfloat16}
 
 
 def load_gguf_tensors(path: str | Path, wanted: Callable[[str], bool] = lambda name: True) -> dict[str, object]:
-    """The `wanted` tensors (by header name), memory-mapped: torch tensors for F32/F16/BF16, `GgufTensor` blocks
-    for quantised types. Nothing is dequantised or copied here."""
-    path = Path(path)
-    reader = _open(path)
-    rename = _renamer([t.name for t in reader.tensors])
+    """The `wanted` tensors (by header name), memory-mapped (copy-on-write: the file is never written): torch
+    tensors for F32/F16/BF16, `GgufTensor` blocks [rows, bytes per row] for quantised types. Nothing is
+    dequantised or copied here. The tensor table comes from the cached header, so the metadata (a 151k-token
+    vocabulary takes seconds) is parsed once per file, not again for the data."""
+    header = read_gguf_header(path)
+    data = torch.from_numpy(np.memmap(header.path, dtype=np.uint8, mode="c"))
     out: dict[str, object] = {}
-    for tensor in reader.tensors:
-        name = rename(tensor.name)
+    for name, info in header.tensors.items():
         if not wanted(name):
             continue
-        qtype = tensor.tensor_type.name
-        shape = tuple(int(d) for d in reversed(tensor.shape.tolist()))
-        data = torch.from_numpy(np.asarray(tensor.data))
-        if qtype == "BF16":
-            out[name] = data.view(torch.bfloat16).reshape(shape)
-        elif qtype in PLAIN_TYPES:
-            out[name] = data.reshape(shape)
+        start = header.data_offsets[name]
+        raw = data[start : start + info.nbytes]
+        if info.dtype in _FLOATS:
+            out[name] = raw.view(_FLOATS[info.dtype]).reshape(info.shape)
         else:
-            out[name] = GgufTensor(data.reshape(-1, data.shape[-1]), qtype, shape)
+            rows = math.prod(info.shape[:-1])
+            out[name] = GgufTensor(raw.reshape(rows, info.nbytes // rows), info.dtype, info.shape)
     return out
 
 

@@ -220,8 +220,8 @@ def _component_format(headers: Sequence[SafetensorsHeader], config: Mapping) -> 
     if isinstance(headers[0], GgufHeader):
         unsupported = headers[0].unsupported_types()
         problem = (
-            f"stored with GGML type {', '.join(unsupported)}, which this version cannot dequantise (supported: "
-            f"{', '.join(SUPPORTED_TYPES)})"
+            f"stored with GGML type {', '.join(unsupported)}, which this version cannot dequantise; use a GGUF "
+            f"of it quantised as one of {', '.join(SUPPORTED_TYPES)}"
             if unsupported
             else None
         )

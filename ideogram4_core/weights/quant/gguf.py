@@ -38,13 +38,14 @@ IQ4_NL_VALUES = (-127, -104, -83, -65, -49, -35, -22, -10, 1, 13, 25, 38, 53, 69
 
 
 def _f16(blocks: torch.Tensor, start: int) -> torch.Tensor:
-    """The fp16 stored at byte `start` of every block, as float32 (n, 1)."""
-    return blocks[:, start : start + 2].contiguous().view(torch.float16).float()
+    """The fp16 stored at byte `start` of every block, as float32 (n, 1). (Block sizes and field offsets are
+    even, so the byte slice views as fp16 without a copy.)"""
+    return blocks[:, start : start + 2].view(torch.float16).float()
 
 
 def _split(x: torch.Tensor, shifts: tuple[int, ...], mask: int, dim: int) -> torch.Tensor:
     """(x >> s) & mask for each shift, stacked along a new axis `dim`."""
-    return torch.stack([(x >> s) & mask for s in shifts], dim=dim)
+    return torch.stack([(x >> s if s else x) & mask for s in shifts], dim=dim)
 
 
 def _nibbles(qs: torch.Tensor, width: int) -> torch.Tensor:
@@ -53,41 +54,44 @@ def _nibbles(qs: torch.Tensor, width: int) -> torch.Tensor:
     return _split(qs.reshape(n, -1, width), (0, 4), 0x0F, dim=2).reshape(n, -1)
 
 
-def _bits(field: torch.Tensor) -> torch.Tensor:
-    """The bits of a little-endian bit field of k bytes per block, bit i = bit i % 8 of byte i // 8 → (n, 8k)."""
-    return _split(field, tuple(range(8)), 1, dim=2).reshape(field.shape[0], -1)
+def _bits32(field: torch.Tensor) -> torch.Tensor:
+    """The 32 bits of a little-endian 32-bit field (n, 4 bytes), bit i first → (n, 32) uint8 (one shift of the
+    whole word per bit, as the reference does; assumes a little-endian host, as ggml does)."""
+    word = field.contiguous().view(torch.int32)
+    shifts = torch.arange(32, dtype=torch.int32, device=field.device)
+    return ((word >> shifts) & 1).to(torch.uint8)
 
 
 def _q8_0(blocks: torch.Tensor) -> torch.Tensor:
-    return blocks[:, 2:].contiguous().view(torch.int8).float() * _f16(blocks, 0)
+    return blocks[:, 2:].view(torch.int8).float().mul_(_f16(blocks, 0))
 
 
 def _q4_0(blocks: torch.Tensor) -> torch.Tensor:
     q = _nibbles(blocks[:, 2:], 16).to(torch.int8) - 8
-    return _f16(blocks, 0) * q.float()
+    return q.float().mul_(_f16(blocks, 0))
 
 
 def _q4_1(blocks: torch.Tensor) -> torch.Tensor:
-    return _f16(blocks, 0) * _nibbles(blocks[:, 4:], 16).float() + _f16(blocks, 2)
+    return _nibbles(blocks[:, 4:], 16).float().mul_(_f16(blocks, 0)).add_(_f16(blocks, 2))
 
 
 def _q5(blocks: torch.Tensor, high_bits_at: int) -> torch.Tensor:
     """The 5-bit codes of Q5_0/Q5_1: 4 low bits as nibbles, the fifth from a 32-bit little-endian field."""
-    high = _bits(blocks[:, high_bits_at : high_bits_at + 4])
+    high = _bits32(blocks[:, high_bits_at : high_bits_at + 4])
     return _nibbles(blocks[:, high_bits_at + 4 :], 16) | (high << 4)
 
 
 def _q5_0(blocks: torch.Tensor) -> torch.Tensor:
-    return _f16(blocks, 0) * (_q5(blocks, 2).to(torch.int8) - 16).float()
+    return (_q5(blocks, 2).to(torch.int8) - 16).float().mul_(_f16(blocks, 0))
 
 
 def _q5_1(blocks: torch.Tensor) -> torch.Tensor:
-    return _f16(blocks, 0) * _q5(blocks, 4).float() + _f16(blocks, 2)
+    return _q5(blocks, 4).float().mul_(_f16(blocks, 0)).add_(_f16(blocks, 2))
 
 
 def _iq4_nl(blocks: torch.Tensor) -> torch.Tensor:
     table = torch.tensor(IQ4_NL_VALUES, dtype=torch.float32, device=blocks.device)
-    return _f16(blocks, 0) * table[_nibbles(blocks[:, 2:], 16).long()]
+    return table[_nibbles(blocks[:, 2:], 16).long()].mul_(_f16(blocks, 0))
 
 
 def _k_scales(scales: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -146,7 +150,7 @@ def _q6_k(blocks: torch.Tensor) -> torch.Tensor:
     ql = _nibbles(blocks[:, :128], 64).reshape(n, 8, 32)
     qh = _split(blocks[:, 128:192].reshape(n, 2, 32), (0, 2, 4, 6), 0x03, dim=2).reshape(n, 8, 32)
     q = ((ql | (qh << 4)).to(torch.int8) - 32).reshape(n, 16, 16).float()
-    d = (_f16(blocks, 208) * blocks[:, 192:208].contiguous().view(torch.int8).float()).reshape(n, 16, 1)
+    d = (_f16(blocks, 208) * blocks[:, 192:208].view(torch.int8).float()).reshape(n, 16, 1)
     return (d * q).reshape(n, QK_K)
 
 
