@@ -9,6 +9,8 @@ export const DEFAULT_PREFS = {
   newType: "obj",
   showLabels: true,
   wireframe: false,
+  tool: "draw",
+  aspectLock: false,
 };
 
 export class Hub {

@@ -12,6 +12,7 @@ import { importCaption } from "./importer.mjs";
 import { layersPanel } from "./layers_panel.mjs";
 import { magicPromptBar } from "./magic_prompt.mjs";
 import { scenePanel } from "./scene_panel.mjs";
+import { shortcutFor } from "./shortcuts.mjs";
 import { statusBar } from "./status_bar.mjs";
 import { injectStyles } from "./styles.mjs";
 import { toolbar } from "./toolbar.mjs";
@@ -80,10 +81,11 @@ export function mountEditor(container, opts = {}) {
     ["caption", "Caption", h("div.ig4-tab-body", {}, captionPanel(ctx, opts.backend ?? null, { onReveal: reveal }))],
   ]);
   const magic = opts.post ? magicPromptBar(ctx, opts.post) : null;
+  const bar = toolbar(ctx, { onMagic: magic?.toggle, onFocus: () => (focused ? api.closeFocus() : api.openFocus()) });
   const root = h(
     "div.ig4-editor",
     { tabIndex: -1 },
-    toolbar(ctx, { onMagic: magic?.toggle, onFocus: () => (focused ? api.closeFocus() : api.openFocus()) }),
+    bar.el,
     magic?.el,
     banner,
     offer,
@@ -122,10 +124,14 @@ export function mountEditor(container, opts = {}) {
     }
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
+    const onCanvas = e.target === canvas.canvas;
+    const action = onCanvas ? shortcutFor(e) : null;
     if (e.key === "Escape" && focused && !ctx.selection.ids.length && !canvas.drag) api.closeFocus();
     else if (mod && key === "z") e.shiftKey ? ctx.store.redo() : ctx.store.undo();
     else if (mod && key === "y") ctx.store.redo();
-    else if (e.target !== canvas.canvas || !canvas.handleKey(e)) return;
+    else if (e.key === "?") bar.help.toggle();
+    else if (action) action(ctx);
+    else if (!onCanvas || !canvas.handleKey(e)) return;
     e.preventDefault();
   };
   root.addEventListener("keydown", onKey);

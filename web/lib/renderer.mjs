@@ -230,10 +230,10 @@ export function drawScene(g, view) {
   const paint = view.wireframe ? drawBox : drawPreviewBox;
   const scene = { ...view, background };
   view.state.elements.forEach((el, i) => {
-    if (el.bbox) paint(g, el, i, scene, toPx);
+    if (el.bbox && !el.hidden) paint(g, el, i, scene, toPx);
   });
   const single = view.selectedIds.length === 1 && view.state.elements.find((e) => e.id === view.selectedIds[0]);
-  if (single?.bbox) drawHandles(g, toRect(single.bbox), toPt);
+  if (single?.bbox && !single.hidden && !single.locked) drawHandles(g, toRect(single.bbox), toPt);
   if (view.draft) {
     const px = toPx(view.draft);
     g.strokeStyle = ACCENT;

@@ -14,6 +14,17 @@ const CSS = `
 }
 .ig4-editor *, .ig4-editor *::before, .ig4-editor *::after { box-sizing: border-box; }
 .ig4-editor [hidden] { display: none !important; }
+.ig4-arrange { display: flex; align-items: center; gap: 4px; flex: 1 0 100%; flex-wrap: wrap; }
+.ig4-arrange > .ig4-dim { color: var(--ig4-dim); margin-right: 2px; }
+.ig4-arrange-btn { min-width: 26px; padding: 2px 5px; }
+.ig4-help-wrap { position: relative; }
+.ig4-help { position: absolute; right: 0; top: calc(100% + 4px); z-index: 20; width: 380px; max-height: 60vh; overflow: auto;
+  padding: 8px 10px; background: var(--ig4-panel); border: 1px solid var(--ig4-border); border-radius: 6px;
+  box-shadow: 0 6px 24px rgba(0,0,0,0.4); }
+.ig4-keys { border-collapse: collapse; width: 100%; }
+.ig4-keys td { padding: 2px 4px; vertical-align: top; }
+.ig4-keys kbd { font: 11px ui-monospace, monospace; padding: 0 4px; border: 1px solid var(--ig4-border); border-radius: 3px; white-space: nowrap; }
+.ig4-editor :focus-visible { outline: 2px solid var(--ig4-accent); outline-offset: 1px; }
 .ig4-toolbar, .ig4-status { display: flex; align-items: center; gap: 6px; padding: 6px 8px; background: var(--ig4-panel); flex: 0 0 auto; }
 .ig4-toolbar { border-bottom: 1px solid var(--ig4-border); flex-wrap: wrap; }
 .ig4-status { border-top: 1px solid var(--ig4-border); color: var(--ig4-dim); }
