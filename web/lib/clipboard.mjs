@@ -2,10 +2,10 @@
 // through the system clipboard so that another builder node (or a text editor) can take them. A copy is
 // also kept in this page, for when the browser denies clipboard access.
 
+import * as cmd from "./commands.mjs";
 import { clampDelta, toRect } from "./geometry.mjs";
 import { emptyState, fromCaption, toCaption } from "./model.mjs";
 import { forgivingParse } from "./repair.mjs";
-import * as cmd from "./commands.mjs";
 
 const PASTE_OFFSET = 20;
 let pageCopy = "";
@@ -13,7 +13,8 @@ let pageCopy = "";
 /** Caption JSON holding the selected elements (list order). */
 export function selectionText(ctx) {
   const elements = ctx.store.state.elements.filter((e) => ctx.selection.has(e.id));
-  return JSON.stringify({ compositional_deconstruction: toCaption({ ...emptyState(), elements }).compositional_deconstruction });
+  const caption = toCaption({ ...emptyState(), elements });
+  return JSON.stringify({ compositional_deconstruction: { elements: caption.compositional_deconstruction.elements } });
 }
 
 async function writeClipboard(text) {
@@ -51,7 +52,7 @@ export async function cutSelected(ctx) {
 function elementsOf(value) {
   const list = Array.isArray(value)
     ? value
-    : value?.compositional_deconstruction?.elements ?? value?.elements ?? (value?.type ? [value] : null);
+    : (value?.compositional_deconstruction?.elements ?? value?.elements ?? (value?.type ? [value] : null));
   return Array.isArray(list) ? fromCaption({ compositional_deconstruction: { elements: list } }).elements : null;
 }
 

@@ -102,6 +102,12 @@ export function helpPopover() {
     button.setAttribute("aria-expanded", String(show));
   };
   button.addEventListener("click", () => toggle());
-  pop.addEventListener("keydown", (e) => e.key === "Escape" && (toggle(false), button.focus()));
-  return { el: h("span.ig4-help-wrap", {}, button, pop), toggle };
+  const el = h("span.ig4-help-wrap", {}, button, pop);
+  el.addEventListener("keydown", (e) => {
+    if (e.key !== "Escape" || pop.hidden) return;
+    e.stopPropagation();
+    toggle(false);
+    button.focus();
+  });
+  return { el, toggle };
 }

@@ -16,6 +16,8 @@ const CSS = `
 .ig4-editor [hidden] { display: none !important; }
 .ig4-arrange { display: flex; align-items: center; gap: 4px; flex: 1 0 100%; flex-wrap: wrap; }
 .ig4-arrange > .ig4-dim { color: var(--ig4-dim); margin-right: 2px; }
+.ig4-layer-flag { font: inherit; font-size: 10px; padding: 0 2px; background: none; border: 1px solid transparent; border-radius: 3px; opacity: 0.3; cursor: pointer; }
+.ig4-layer-flag.on { opacity: 1; border-color: var(--ig4-border); }
 .ig4-arrange-btn { min-width: 26px; padding: 2px 5px; }
 .ig4-help-wrap { position: relative; }
 .ig4-help { position: absolute; right: 0; top: calc(100% + 4px); z-index: 20; width: 380px; max-height: 60vh; overflow: auto;
