@@ -100,6 +100,26 @@ export class CanvasView {
     });
     this.canvas.dataset.zoom = String(Math.round(this.zoom * 1000) / 1000);
     this.render();
+    this.ctx.hub.emit("view");
+  }
+
+  /** The visible, unlocked element under a pointer event, or null. */
+  elementAt(e) {
+    return hitTest(this.#pickable(), [], this.#units(e), { x: 0, y: 0 })?.id ?? null;
+  }
+
+  /**
+   * Where `bbox` lies in the stage's own CSS pixels (for overlays positioned in the stage): {x, y, w, h},
+   * correct under the graph's CSS zoom and the focus-mode zoom and pan.
+   */
+  stageRect(bbox) {
+    const c = this.canvas.getBoundingClientRect();
+    const st = this.el.getBoundingClientRect();
+    const k = this.el.offsetWidth / (st.width || 1); // undo ancestor CSS zoom
+    const r = toRect(bbox);
+    const x = (c.left - st.left + (r.x0 / COORD_MAX) * c.width) * k + this.el.scrollLeft;
+    const y = (c.top - st.top + (r.y0 / COORD_MAX) * c.height) * k + this.el.scrollTop;
+    return { x, y, w: ((r.x1 - r.x0) / COORD_MAX) * c.width * k, h: ((r.y1 - r.y0) / COORD_MAX) * c.height * k };
   }
 
   /** Zoom to `zoom` (× the fitted size), keeping the point under (clientX, clientY) in place. */

@@ -1,6 +1,7 @@
 // Mounts the caption editor into a container. Independent of ComfyUI: the host passes the stored
 // document and gets the new one back through onDocument.
 
+import { boxPalette } from "./box_palette.mjs";
 import { CanvasView } from "./canvas_view.mjs";
 import { captionPanel } from "./caption_panel.mjs";
 import { startChecker } from "./checker.mjs";
@@ -9,6 +10,7 @@ import { captionText, readDocument, writeDocument } from "./document.mjs";
 import { h } from "./dom.mjs";
 import { elementPanel } from "./element_panel.mjs";
 import { importCaption } from "./importer.mjs";
+import { inlineEditor } from "./inline_edit.mjs";
 import { layersPanel } from "./layers_panel.mjs";
 import { magicPromptBar } from "./magic_prompt.mjs";
 import { scenePanel } from "./scene_panel.mjs";
@@ -70,6 +72,8 @@ export function mountEditor(container, opts = {}) {
   );
 
   const canvas = new CanvasView(ctx);
+  inlineEditor(ctx, canvas);
+  boxPalette(ctx, canvas);
   let side = null;
   const reveal = (id) => {
     if (id) ctx.selection.set([id]);

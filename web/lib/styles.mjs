@@ -18,6 +18,10 @@ const CSS = `
 .ig4-arrange > .ig4-dim { color: var(--ig4-dim); margin-right: 2px; }
 .ig4-layer-flag { font: inherit; font-size: 10px; padding: 0 2px; background: none; border: 1px solid transparent; border-radius: 3px; opacity: 0.3; cursor: pointer; }
 .ig4-layer-flag.on { opacity: 1; border-color: var(--ig4-border); }
+.ig4-inline { position: absolute; z-index: 5; min-width: 60px; min-height: 24px; resize: none; padding: 4px 6px; font: 14px/1.3 Inter, system-ui, sans-serif;
+  color: var(--ig4-text); background: color-mix(in srgb, var(--ig4-bg) 88%, transparent); border: 2px solid var(--ig4-accent); border-radius: 3px; }
+.ig4-box-palette { position: absolute; z-index: 4; max-width: 190px; padding: 6px; background: var(--ig4-panel); border: 1px solid var(--ig4-border);
+  border-radius: 6px; box-shadow: 0 4px 16px rgba(0,0,0,0.35); }
 .ig4-arrange-btn { min-width: 26px; padding: 2px 5px; }
 .ig4-help-wrap { position: relative; }
 .ig4-help { position: absolute; right: 0; top: calc(100% + 4px); z-index: 20; width: 380px; max-height: 60vh; overflow: auto;
@@ -63,7 +67,7 @@ const CSS = `
 .ig4-offer { display: flex; align-items: center; gap: 8px; color: var(--ig4-text); background: rgba(78,161,255,0.12); border-color: rgba(78,161,255,0.3); }
 .ig4-main { flex: 1 1 auto; display: flex; min-height: 0; }
 .ig4-stage {
-  overflow: hidden; flex: 1 1 auto; min-width: 0; min-height: 200px; display: flex; align-items: center; justify-content: center;
+  position: relative; overflow: hidden; flex: 1 1 auto; min-width: 0; min-height: 200px; display: flex; align-items: center; justify-content: center;
   background: repeating-conic-gradient(#18181d 0 25%, #1d1d23 0 50%) 0 0 / 16px 16px;
 }
 .ig4-canvas { display: block; border-radius: 3px; box-shadow: 0 0 0 1px #3a3a46, 0 6px 24px rgba(0,0,0,0.45); cursor: crosshair; touch-action: none; outline: none; }
