@@ -199,6 +199,7 @@ export class CanvasView {
       guides: this.guides,
       draft: this.draft ?? this.marquee,
       underlay: ctx.underlay,
+      underlayFrame: ctx.underlayFrame,
       opacity: ctx.prefs.opacity,
       grid: ctx.prefs.grid,
       showLabels: ctx.prefs.showLabels,

@@ -13,6 +13,7 @@ import { importCaption } from "./importer.mjs";
 import { inlineEditor } from "./inline_edit.mjs";
 import { layersPanel } from "./layers_panel.mjs";
 import { magicPromptBar } from "./magic_prompt.mjs";
+import { remapBar } from "./remap_bar.mjs";
 import { scenePanel } from "./scene_panel.mjs";
 import { shortcutFor } from "./shortcuts.mjs";
 import { statusBar } from "./status_bar.mjs";
@@ -84,6 +85,7 @@ export function mountEditor(container, opts = {}) {
     ["scene", "Scene & style", h("div.ig4-tab-body", {}, scenePanel(ctx))],
     ["caption", "Caption", h("div.ig4-tab-body", {}, captionPanel(ctx, opts.backend ?? null, { onReveal: reveal }))],
   ]);
+  const remap = remapBar(ctx);
   const magic = opts.post ? magicPromptBar(ctx, opts.post) : null;
   const bar = toolbar(ctx, { onMagic: magic?.toggle, onFocus: () => (focused ? api.closeFocus() : api.openFocus()) });
   const root = h(
@@ -92,6 +94,7 @@ export function mountEditor(container, opts = {}) {
     bar.el,
     magic?.el,
     banner,
+    remap.el,
     offer,
     h("div.ig4-main", {}, canvas.el, h("div.ig4-side", {}, side.bar, ...side.bodies)),
     statusBar(ctx, { onVerdictClick: () => side.show("caption") }),
@@ -210,8 +213,18 @@ export function mountEditor(container, opts = {}) {
       ctx.aspect = aspect;
       ctx.hub.emit("aspect", aspect);
     },
+    /**
+     * The user changed the image size: follow it and remap the boxes as chosen in the bar that appears
+     * (keep shapes by default, or stretch). setAspect is the silent twin for loading.
+     */
+    resizeTarget(width, height) {
+      const before = ctx.aspect;
+      api.setAspect(width, height);
+      if (ctx.aspect !== before) remap.offer(before, ctx.aspect, `${width}×${height}`);
+    },
     /** Show an image (URL) under the boxes; null removes it. */
     setUnderlay(url) {
+      ctx.underlayFrame = null;
       if (!url) {
         ctx.underlay = null;
         ctx.hub.emit("underlay", null);

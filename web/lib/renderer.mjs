@@ -205,7 +205,7 @@ function drawEmptyHint(g, w, hgt) {
 
 /**
  * Draw the scene. view: {w, h (CSS px), state, selectedIds, hoverId, guides, draft (rect|null),
- * underlay (image|null), opacity, grid, showLabels, wireframe, errorIds: Set}.
+ * underlay (image|null), underlayFrame (units rect|null), opacity, grid, showLabels, wireframe, errorIds: Set}.
  */
 export function drawScene(g, view) {
   const { w, h: hgt } = view;
@@ -221,7 +221,8 @@ export function drawScene(g, view) {
   g.fillRect(0, 0, w, hgt);
   if (view.underlay && view.opacity > 0) {
     g.globalAlpha = view.opacity;
-    g.drawImage(view.underlay, 0, 0, w, hgt);
+    const f = view.underlayFrame ? toPx(view.underlayFrame) : { x: 0, y: 0, w, h: hgt };
+    g.drawImage(view.underlay, f.x, f.y, f.w, f.h);
     g.globalAlpha = 1;
   }
   if (view.grid) drawGrid(g, w, hgt, view.grid);

@@ -64,6 +64,7 @@ const CSS = `
 .ig4-edit-tick { margin: 0 2px; accent-color: var(--ig4-accent); }
 .ig4-editor :focus-visible { outline: 2px solid var(--ig4-accent); outline-offset: 1px; }
 .ig4-banner { padding: 6px 10px; background: rgba(245,185,66,0.14); color: var(--ig4-warn); border-bottom: 1px solid rgba(245,185,66,0.3); }
+.ig4-remap { display: flex; align-items: center; gap: 8px; color: var(--ig4-text); background: rgba(78,161,255,0.1); border-color: rgba(78,161,255,0.3); }
 .ig4-offer { display: flex; align-items: center; gap: 8px; color: var(--ig4-text); background: rgba(78,161,255,0.12); border-color: rgba(78,161,255,0.3); }
 .ig4-main { flex: 1 1 auto; display: flex; min-height: 0; }
 .ig4-stage {
