@@ -220,3 +220,16 @@ def test_help_popover_lists_every_shortcut(editor: Editor):
     page.locator("canvas.ig4-canvas").focus()
     page.keyboard.press("?")
     assert dialog.is_visible()
+
+
+def test_numbers_are_list_positions_and_rows_show_literal_text(editor: Editor, make_document):
+    text = {"type": "text", "bbox": [600, 100, 700, 900], "text": "OPEN LATE", "desc": "neon script"}
+    editor.mount(make_document([{**BOX, "bbox": [100, 100, 200, 200]}, {**BOX, "bbox": [300, 300, 400, 400]}, text]))
+    rows = editor.page.locator(".ig4-layer")
+    assert rows.locator(".ig4-layer-num").all_text_contents() == ["3", "2", "1"]  # front-most row first
+    assert "“OPEN LATE”" in rows.nth(0).inner_text() and "neon script" not in rows.nth(0).inner_text()
+    editor.click(150, 150)
+    assert editor.page.locator(".ig4-inspector").get_by_text("Element 1").is_visible()
+    # Numbers are the positions the engine and CLI use (edit_elements): the ticked row reports its number.
+    rows.nth(0).locator(".ig4-edit-tick").check()
+    assert editor.document()["edit_elements"] == [3]
