@@ -1,7 +1,10 @@
 // Live validation: an instant local verdict (JS verifier + token estimate) on every change, then,
-// when a backend is available, the authoritative engine verdict with the exact token count.
+// when a backend is available, the authoritative engine verdict with the exact token count. Designer lint
+// warnings (lint.mjs, computed here at the target size) go beside either verdict.
 
 import { captionText } from "./document.mjs";
+import { lintCaption } from "./lint.mjs";
+import { toCaption } from "./model.mjs";
 import { estimateCaptionTokens } from "./tokens.mjs";
 import { validateCaption } from "./validator.mjs";
 
@@ -33,7 +36,9 @@ export function startChecker(ctx, backend) {
   let timer = 0;
   let seq = 0;
 
+  let lints = [];
   const publish = (report) => {
+    report = { ...report, problems: [...report.problems.filter((p) => !lints.includes(p)), ...lints] };
     ctx.report = report;
     ctx.errorIds = errorIdsOf(report.problems, ctx.store.state);
     ctx.hub.emit("report", report);
@@ -59,6 +64,7 @@ export function startChecker(ctx, backend) {
     const text = captionText(ctx.store.state);
     const tokens = estimateCaptionTokens(text);
     const local = validateCaption(text, { tokenCount: tokens });
+    lints = lintCaption(toCaption(ctx.store.state), ctx.size.width, ctx.size.height);
     const mySeq = ++seq;
     publish({
       valid: local.valid,
@@ -72,6 +78,7 @@ export function startChecker(ctx, backend) {
   }
 
   ctx.hub.on("state", (meta) => meta.transient || check());
+  ctx.hub.on("size", check);
   check();
   return () => clearTimeout(timer);
 }

@@ -208,7 +208,10 @@ export function mountEditor(container, opts = {}) {
     },
     setAspect(width, height) {
       const aspect = width > 0 && height > 0 ? width / height : 1;
-      if (width > 0 && height > 0) ctx.size = { width, height };
+      if (width > 0 && height > 0) {
+        ctx.size = { width, height };
+        ctx.hub.emit("size", ctx.size);
+      }
       if (aspect === ctx.aspect) return;
       ctx.aspect = aspect;
       ctx.hub.emit("aspect", aspect);
