@@ -22,6 +22,8 @@ const CSS = `
   color: var(--ig4-text); background: color-mix(in srgb, var(--ig4-bg) 88%, transparent); border: 2px solid var(--ig4-accent); border-radius: 3px; }
 .ig4-box-palette { position: absolute; z-index: 4; max-width: 190px; padding: 6px; background: var(--ig4-panel); border: 1px solid var(--ig4-border);
   border-radius: 6px; box-shadow: 0 4px 16px rgba(0,0,0,0.35); }
+.ig4-templates { display: grid; grid-template-columns: repeat(auto-fill, minmax(130px, 1fr)); gap: 6px; }
+.ig4-template { text-align: left; padding: 6px 8px; }
 .ig4-arrange-btn { min-width: 26px; padding: 2px 5px; }
 .ig4-help-wrap { position: relative; }
 .ig4-help { position: absolute; right: 0; top: calc(100% + 4px); z-index: 20; width: 380px; max-height: 60vh; overflow: auto;
