@@ -46,7 +46,11 @@ const CURSORS = {
 export class CanvasView {
   constructor(ctx) {
     this.ctx = ctx;
-    this.canvas = h("canvas.ig4-canvas", { tabIndex: 0 });
+    this.canvas = h("canvas.ig4-canvas", {
+      tabIndex: 0,
+      role: "application",
+      "aria-label": "Layout canvas: drag to draw or select boxes; arrows nudge; press ? for all shortcuts",
+    });
     this.el = h("div.ig4-stage", {}, this.canvas);
     this.drag = null;
     this.guides = [];

@@ -11,7 +11,8 @@ import { hueOf } from "./renderer.mjs";
 
 export function layersPanel(ctx) {
   const list = h("div.ig4-layers", { role: "listbox" });
-  const button = (content, title, fn) => h("button.ig4-btn", { type: "button", title, on: { click: fn } }, content);
+  const button = (content, title, fn) =>
+    h("button.ig4-btn", { type: "button", title, "aria-label": title, on: { click: fn } }, content);
   const tools = h(
     "div.ig4-row.ig4-layer-tools",
     {},
@@ -52,7 +53,13 @@ export function layersPanel(ctx) {
     const dots = el.palette.map((c) => h("span.ig4-dot", { style: { background: c } }));
     const item = h(
       "div.ig4-layer",
-      { role: "option", dataset: { id: el.id, index }, title: "Click to select, shift-click to add, drag to reorder" },
+      {
+        role: "option",
+        tabIndex: 0,
+        "aria-label": `Element ${index + 1}: ${label}`,
+        dataset: { id: el.id, index },
+        title: "Click (or Enter) to select, shift to add, drag to reorder",
+      },
       h("span.ig4-grip", { textContent: "⋮⋮" }),
       h("span.ig4-layer-num", {
         textContent: String(index + 1),
@@ -67,6 +74,12 @@ export function layersPanel(ctx) {
       tick,
     );
     item.addEventListener("pointerdown", (e) => startDrag(e, item, index));
+    item.addEventListener("keydown", (e) => {
+      if (e.target !== item || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      if (e.shiftKey) ctx.selection.toggle(el.id);
+      else ctx.selection.set([el.id]);
+    });
     return item;
   }
 

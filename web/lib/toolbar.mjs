@@ -13,12 +13,12 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
   const { store } = ctx;
   const undo = h(
     "button.ig4-btn",
-    { type: "button", title: "Undo (Ctrl+Z)", on: { click: () => store.undo() } },
+    { type: "button", title: "Undo (Ctrl+Z)", "aria-label": "Undo", on: { click: () => store.undo() } },
     icon("undo"),
   );
   const redo = h(
     "button.ig4-btn",
-    { type: "button", title: "Redo (Ctrl+Shift+Z)", on: { click: () => store.redo() } },
+    { type: "button", title: "Redo (Ctrl+Shift+Z)", "aria-label": "Redo", on: { click: () => store.redo() } },
     icon("redo"),
   );
   const tool = segmented(
@@ -42,6 +42,7 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
       type: "button",
       textContent: label,
       title,
+      "aria-pressed": String(Boolean(ctx.prefs[pref])),
       on: { click: () => ctx.setPrefs({ [pref]: !ctx.prefs[pref] }) },
     });
   const snap = toggle("Snap", "Snap to canvas centre/edges and other boxes (hold Alt to bypass)", "snapObjects");
@@ -89,6 +90,13 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
     draw.set(ctx.prefs.newType);
     tool.set(ctx.prefs.tool);
     aspectLock.classList.toggle("on", ctx.prefs.aspectLock);
+    for (const [button, on] of [
+      [snap, ctx.prefs.snapObjects],
+      [labels, ctx.prefs.showLabels],
+      [wireframe, ctx.prefs.wireframe],
+      [aspectLock, ctx.prefs.aspectLock],
+    ])
+      button.setAttribute("aria-pressed", String(on));
     snap.classList.toggle("on", ctx.prefs.snapObjects);
     labels.classList.toggle("on", ctx.prefs.showLabels);
     wireframe.classList.toggle("on", ctx.prefs.wireframe);
