@@ -21,9 +21,13 @@ export function boxPalette(ctx, view) {
   );
   el.addEventListener("pointerdown", (e) => e.stopPropagation());
 
-  function place(meta = {}) {
+  let shown = null; // [id, bbox, palette, hidden] last laid out: typing in a description moves nothing
+  function place(meta = {}, force = false) {
     const ids = ctx.selection.ids;
     const target = ids.length === 1 ? ctx.store.state.elements.find((e) => e.id === ids[0]) : null;
+    const key = target && [target.id, target.bbox, target.palette, target.hidden];
+    if (!force && !meta.transient && key && shown?.every((v, i) => v === key[i])) return;
+    shown = meta.transient ? null : key;
     el.hidden = !target?.bbox || target.hidden || Boolean(meta.transient);
     if (el.hidden) return;
     id = target.id;
@@ -37,7 +41,7 @@ export function boxPalette(ctx, view) {
   }
   ctx.hub.on("selection", () => place());
   ctx.hub.on("state", place);
-  ctx.hub.on("view", () => place());
+  ctx.hub.on("view", () => place({}, true));
   view.el.append(el);
   return el;
 }

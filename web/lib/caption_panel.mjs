@@ -131,8 +131,11 @@ export function captionPanel(ctx, backend, { onReveal }) {
   }
 
   ctx.hub.on("report", renderReport);
+  let idle = 0; // the JSON view is rewritten when the browser is idle, not inside each keystroke
   ctx.hub.on("state", (meta) => {
-    if (!meta.transient) json.textContent = pretty();
+    if (meta.transient) return;
+    cancelIdleCallback(idle);
+    idle = requestIdleCallback(() => (json.textContent = pretty()), { timeout: 300 });
   });
   json.textContent = pretty();
   renderReport();

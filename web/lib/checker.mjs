@@ -1,6 +1,7 @@
 // Live validation: an instant local verdict (JS verifier + token estimate) on every change, then,
 // when a backend is available, the authoritative engine verdict with the exact token count. Designer lint
-// warnings (lint.mjs, computed here at the target size) go beside either verdict.
+// warnings (lint.mjs, computed here at the target size) go beside either verdict. The check runs when the
+// browser is idle after a change (at most IDLE_TIMEOUT_MS later), so typing never waits for it.
 
 import { captionText } from "./document.mjs";
 import { lintCaption } from "./lint.mjs";
@@ -9,6 +10,7 @@ import { estimateCaptionTokens } from "./tokens.mjs";
 import { validateCaption } from "./validator.mjs";
 
 const ENGINE_DELAY_MS = 350;
+const IDLE_TIMEOUT_MS = 150;
 const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;
 
 /** Element ids that have at least one error. */
@@ -77,8 +79,16 @@ export function startChecker(ctx, backend) {
     if (backend) timer = setTimeout(() => askEngine(text, mySeq), ENGINE_DELAY_MS);
   }
 
-  ctx.hub.on("state", (meta) => meta.transient || check());
-  ctx.hub.on("size", check);
+  let idle = 0;
+  const schedule = () => {
+    cancelIdleCallback(idle);
+    idle = requestIdleCallback(check, { timeout: IDLE_TIMEOUT_MS });
+  };
+  ctx.hub.on("state", (meta) => meta.transient || schedule());
+  ctx.hub.on("size", schedule);
   check();
-  return () => clearTimeout(timer);
+  return () => {
+    clearTimeout(timer);
+    cancelIdleCallback(idle);
+  };
 }
