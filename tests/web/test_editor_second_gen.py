@@ -174,6 +174,9 @@ def test_preview_renders_the_poster_at_dpr_2_and_two_zoom_levels(hidpi: Editor):
     page.wait_for_function("Number(document.querySelector('canvas.ig4-canvas').dataset.zoom) > 1.8")
     wait_painted(page)
     assert abs(backing_scale(page) - 2) < 0.01, "zoomed canvas is not re-rasterised"
+    assert canvas_pixel(page, 20, 20)[:3] == [0x14, 0x26, 0x4F], "background at 2× zoom"
+    zoomed = count_pixels_near(page, text_box, [0xF2, 0xA9, 0x00])
+    assert zoomed > 3 * amber, f"text not re-fitted at 2× zoom ({zoomed} px vs {amber} px at fit)"
     page.locator(".ig4-stage").screenshot(path=str(ARTIFACTS / "preview_zoom2_dpr2.png"))
 
     page.get_by_role("button", name="Wireframe").click()
