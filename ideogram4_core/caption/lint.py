@@ -32,6 +32,7 @@ MARGIN = 50  # units: 5 % of the canvas
 _ELEMENTS = "compositional_deconstruction.elements"
 _HEX = re.compile(r"#[0-9A-Fa-f]{6}\Z")
 _SPACE = re.compile(r"[ \t\n\r]+")
+Box = tuple[float, float, float, float]  # y_min, x_min, y_max, x_max in caption units
 
 
 def lint(caption: Any, width: int, height: int) -> list[Problem]:
@@ -53,7 +54,7 @@ def lint(caption: Any, width: int, height: int) -> list[Problem]:
     return out
 
 
-def _box(element: dict[str, Any]) -> tuple[float, float, float, float] | None:
+def _box(element: dict[str, Any]) -> Box | None:
     bbox = element.get("bbox")
     ok = isinstance(bbox, list) and len(bbox) == 4 and all(_is_number(v) for v in bbox)
     if not ok or bbox[2] <= bbox[0] or bbox[3] <= bbox[1]:
@@ -82,7 +83,7 @@ def glyph_px(text: str, box_w: float, box_h: float) -> float:
     return CAP_EM * em
 
 
-def _small_text(element: dict[str, Any], box, path: str, width: int, height: int) -> list[Problem]:
+def _small_text(element: dict[str, Any], box: Box, path: str, width: int, height: int) -> list[Problem]:
     text = element.get("text")
     if not isinstance(text, str):
         return []
@@ -101,7 +102,7 @@ def _small_text(element: dict[str, Any], box, path: str, width: int, height: int
     ]
 
 
-def _overlaps(a, b) -> bool:
+def _overlaps(a: Box, b: Box) -> bool:
     dy = min(a[2], b[2]) - max(a[0], b[0])
     dx = min(a[3], b[3]) - max(a[1], b[1])
     if dy <= 0 or dx <= 0:
@@ -153,7 +154,7 @@ def _contrast(element: dict[str, Any], background: str | None, path: str) -> lis
     ]
 
 
-def _margin(box, path: str) -> list[Problem]:
+def _margin(box: Box, path: str) -> list[Problem]:
     y0, x0, y1, x1 = box
     near = {
         "top": y0 < MARGIN,
