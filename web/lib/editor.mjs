@@ -17,6 +17,7 @@ import { remapBar } from "./remap_bar.mjs";
 import { scenePanel } from "./scene_panel.mjs";
 import { shortcutFor } from "./shortcuts.mjs";
 import { statusBar } from "./status_bar.mjs";
+import { liveThumbnail } from "./thumbnail.mjs";
 import { injectStyles } from "./styles.mjs";
 import { toolbar } from "./toolbar.mjs";
 
@@ -152,12 +153,14 @@ export function mountEditor(container, opts = {}) {
   resizeObserver.observe(root);
 
   // Focus mode: the editor moves to a full-window overlay on <body> (outside the graph's zoom transform)
-  // with wheel zoom and space-drag pan; a placeholder keeps its place in the node.
+  // with wheel zoom and space-drag pan; a placeholder with a live thumbnail keeps its place in the node.
   let focused = false;
+  const thumb = liveThumbnail(ctx);
   const placeholder = h(
     "div.ig4-placeholder",
     { role: "button", tabIndex: 0, title: "Return to the node", on: { click: () => api.closeFocus() } },
-    "Editing in focus mode — click (or Esc) to return",
+    thumb.el,
+    h("span", { textContent: "Editing in focus mode — click (or Esc) to return" }),
   );
 
   const api = {
@@ -172,6 +175,7 @@ export function mountEditor(container, opts = {}) {
       focused = true;
       root.replaceWith(placeholder);
       document.body.append(root);
+      thumb.active = true;
       root.classList.add("ig4-focus");
       root.setAttribute("role", "dialog");
       root.setAttribute("aria-label", "Caption builder (focus mode)");
@@ -183,6 +187,7 @@ export function mountEditor(container, opts = {}) {
     closeFocus() {
       if (!focused) return;
       focused = false;
+      thumb.active = false;
       root.classList.remove("ig4-focus");
       root.removeAttribute("role");
       placeholder.replaceWith(root);

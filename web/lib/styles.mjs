@@ -29,6 +29,7 @@ const CSS = `
   border-radius: 6px; box-shadow: 0 4px 16px rgba(0,0,0,0.35); }
 .ig4-templates { display: grid; grid-template-columns: repeat(auto-fill, minmax(130px, 1fr)); gap: 6px; }
 .ig4-template { text-align: left; padding: 6px 8px; }
+.ig4-thumb { max-width: 90%; max-height: 70%; object-fit: contain; border-radius: 3px; box-shadow: 0 2px 10px rgba(0,0,0,0.4); }
 .ig4-arrange-btn { min-width: 26px; padding: 2px 5px; }
 .ig4-help-wrap { position: relative; }
 .ig4-help { position: absolute; right: 0; top: calc(100% + 4px); z-index: 20; width: 380px; max-height: 60vh; overflow: auto;
@@ -62,7 +63,7 @@ const CSS = `
 .ig4-range { width: 90px; accent-color: var(--ig4-accent); outline: none; }
 .ig4-editor.ig4-focus { position: fixed; inset: 0; z-index: 10000; border-radius: 0; min-height: 0; }
 .ig4-focus .ig4-stage { overflow: hidden; position: relative; }
-.ig4-placeholder { display: flex; align-items: center; justify-content: center; height: 100%; min-height: 120px; color: var(--descrip-text, #9999a6); font: 13px system-ui, sans-serif; border: 1px dashed var(--border-color, #44444f); border-radius: 8px; cursor: pointer; }
+.ig4-placeholder { display: flex; flex-direction: column; gap: 8px; align-items: center; justify-content: center; height: 100%; min-height: 120px; color: var(--descrip-text, #9999a6); font: 13px system-ui, sans-serif; border: 1px dashed var(--border-color, #44444f); border-radius: 8px; cursor: pointer; }
 .ig4-magic { display: flex; flex-direction: column; gap: 6px; padding: 8px; background: var(--ig4-panel); border-bottom: 1px solid var(--ig4-border); }
 .ig4-magic-btn { color: var(--ig4-accent); }
 .ig4-magic-status { color: var(--ig4-dim); }
