@@ -114,9 +114,9 @@ function attachEditor(node) {
   });
   widget.serialize = false;
 
+  const size = () => [Number(widgetNamed(node, "width")?.value), Number(widgetNamed(node, "height")?.value)];
   const syncAspect = () => {
-    const w = Number(widgetNamed(node, "width")?.value);
-    const h = Number(widgetNamed(node, "height")?.value);
+    const [w, h] = size();
     if (w > 0 && h > 0) editor.setAspect(w, h);
   };
   for (const name of ["width", "height"]) {
@@ -125,7 +125,8 @@ function attachEditor(node) {
     const original = w.callback;
     w.callback = function (...args) {
       const result = original?.apply(this, args);
-      syncAspect();
+      const [width, height] = size();
+      if (width > 0 && height > 0) editor.resizeTarget(width, height); // a user edit: offer the remap
       return result;
     };
   }

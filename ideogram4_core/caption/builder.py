@@ -20,6 +20,7 @@ from pathlib import Path
 from ..errors import CaptionError
 from ..sampling.sizes import check_size
 from .check import CaptionCheck, check_caption
+from .lint import lint
 from .problems import errors
 from .tokens import MAX_TOKENS
 
@@ -84,7 +85,9 @@ def build_caption(
     if check.imported.caption is None:
         raise CaptionError("\n".join(["The caption cannot be read:", *(p.line() for p in check.problems)]))
     shown = check.problems if strict else [*check.imported.repairs, *check.canonical_problems]
+    canonical = json.loads(check.canonical)
+    shown += lint(canonical, width, height)
     lines = [item.line() for item in shown] + [f"tokens: {check.tokens.label} of {MAX_TOKENS}"]
-    elements = json.loads(check.canonical).get("compositional_deconstruction", {}).get("elements", [])
+    elements = canonical.get("compositional_deconstruction", {}).get("elements", [])
     edit = "" if import_text.strip() else document_edit_elements(document, len(elements))
     return BuildResult(check.canonical, width, height, lines, check, edit)

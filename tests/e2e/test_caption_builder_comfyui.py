@@ -278,6 +278,24 @@ def set_widget(page: ComfyPage, node_id: str, name: str, value) -> None:
     )
 
 
+def edit_in_focus_mode(page: ComfyPage, node_id: str) -> None:
+    """Open focus mode from the node, nudge the drawn (selected) box there, close it: the edit is stored."""
+    before = stored_boxes(page, node_id)[0]
+    page.page.get_by_role("button", name="Focus mode").click()
+    overlay = page.page.locator(".ig4-editor.ig4-focus")
+    overlay.wait_for()
+    box, viewport = overlay.bounding_box(), page.page.viewport_size
+    assert (box["width"], box["height"]) == (viewport["width"], viewport["height"]), (box, viewport)
+    page.page.locator("canvas.ig4-canvas").focus()
+    page.page.keyboard.press("Shift+ArrowRight")
+    page.page.keyboard.press("Escape")  # deselects
+    page.page.keyboard.press("Escape")  # closes
+    page.page.wait_for_function("!document.querySelector('.ig4-editor.ig4-focus')")
+    after = stored_boxes(page, node_id)[0]
+    assert after == [before[0], before[1] + 10, before[2], before[3] + 10], (before, after)
+    page.shot("focus_mode_edited")
+
+
 def exercise_editor(page: ComfyPage, comfyui: ComfyUI, mode: str, *, height: int, reopen: bool = False) -> None:
     """Add the node, draw a box, run it from the UI, save and reload the workflow; screenshots on the way.
     `height` differs per mode so each run executes the node (identical inputs would be served from cache)."""
@@ -294,6 +312,8 @@ def exercise_editor(page: ComfyPage, comfyui: ComfyUI, mode: str, *, height: int
     assert_drawn_box(stored_boxes(page, node_id))
     assert_document_not_shown(page)
     page.shot(f"{mode}_drawn")
+    edit_in_focus_mode(page, node_id)
+    caption_before = json.loads(page.widget_value(node_id, "document"))["caption"]
 
     entry = queue_from_ui(page, comfyui, node_id)
     assert entry["prompt"][2][node_id]["inputs"]["height"] == height
@@ -314,7 +334,7 @@ def exercise_editor(page: ComfyPage, comfyui: ComfyUI, mode: str, *, height: int
     check_editor_mounted(page, node_id)
     assert_drawn_box(stored_boxes(page, node_id))
     editor_doc = json.loads(page.node_eval(node_id, "node => node.ig4.editor.getDocument()"))
-    assert_drawn_box([e["bbox"] for e in editor_doc["caption"]["compositional_deconstruction"]["elements"]])
+    assert editor_doc["caption"] == caption_before, "the reloaded workflow does not restore the caption exactly"
     page.page.wait_for_function("() => document.querySelector('.ig4-status')?.innerText.includes('1 element')")
     assert_canvas_aspect(page, 1024 / height)
     page.shot(f"{mode}_reloaded")

@@ -30,6 +30,7 @@ def test_draw_respects_aspect(editor):
 def test_move_keeps_size_and_stays_inside(editor, make_document):
     editor.mount(make_document([{**BOX, "bbox": [100, 100, 300, 300]}]))
     editor.page.locator(".ig4-toolbar .ig4-toggle", has_text="Snap").click()  # snapping off
+    editor.click(200, 200)  # the draw tool moves a selected box (a drag elsewhere draws)
     editor.drag((200, 200), (263, 347))
     assert editor.boxes() == [[247, 163, 447, 363]]
     editor.drag((260, 350), (1400, 1400))  # dragged far outside: clamped to the canvas
@@ -71,6 +72,7 @@ def test_move_snaps_to_other_box_edge_with_guide(editor, make_document):
     editor.mount(make_document([{**BOX, "bbox": [100, 100, 300, 300]}, {**BOX, "bbox": [500, 520, 700, 720]}]))
     # Drag box 2 so its left edge lands 4 units right of box 1's right edge (x=300) and its top
     # 3 units below box 1's top (y=100): both snap, and the guides are drawn while dragging.
+    editor.click(620, 600)
     editor.drag((620, 600), (404, 203), steps=12, release=False)
     editor.wait_guides("x:300 y:100")
     guide_pixels = editor.page.evaluate(
@@ -104,6 +106,7 @@ def test_resize_snaps_to_canvas_centre(editor, make_document):
 
 def test_alt_drag_bypasses_snapping(editor, make_document):
     editor.mount(make_document([{**BOX, "bbox": [100, 100, 300, 300]}, {**BOX, "bbox": [500, 520, 700, 720]}]))
+    editor.click(620, 600)
     editor.page.keyboard.down("Alt")
     editor.drag((620, 600), (404, 203), steps=12)
     editor.page.keyboard.up("Alt")

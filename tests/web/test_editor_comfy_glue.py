@@ -68,6 +68,20 @@ def test_aspect_follows_width_and_height(comfy):
     assert box["width"] / box["height"] == pytest.approx(1536 / 640, rel=0.02)
 
 
+def test_width_edit_remaps_boxes_but_a_loaded_workflow_does_not(comfy):
+    comfy.drag((250, 250), (750, 750))
+    comfy.page.evaluate(
+        "() => { const w = node.widgets.find(w => w.name === 'width'); w.value = 2048; w.callback?.(2048); }"
+    )
+    stored = json.loads(widget(comfy, "document")["value"])
+    assert stored["caption"]["compositional_deconstruction"]["elements"][0]["bbox"] == [250, 375, 750, 625]
+    # A workflow saved at 2048 wide and loaded into a fresh node keeps its numbers.
+    values = comfy.page.evaluate("node.serialize().widgets_values")
+    comfy.page.evaluate("vals => { window.copy = harness.create(2); copy.configure({widgets_values: vals}); }", values)
+    copied = json.loads(comfy.page.evaluate("copy.ig4.editor.getDocument()"))
+    assert copied["caption"] == stored["caption"]
+
+
 def test_underlay_from_downstream_result_and_opacity(comfy):
     comfy.drag((200, 200), (700, 600))
     comfy.page.evaluate("window.saver = harness.connectDownstream(node, 7)")

@@ -115,7 +115,8 @@ def test_import_with_repairs_lists_each_repair(editor):
     caption = editor.caption()
     assert caption["high_level_description"] == "A neon sign reading “OPEN” in a rainy window"
     assert caption["compositional_deconstruction"]["elements"][0]["color_palette"] == ["#FF3399", "#FFFFFF"]
-    assert editor.page.locator(".ig4-verdict").inner_text().startswith("✓ Valid")
+    # The verdict follows when the browser is idle (checker.mjs).
+    editor.page.wait_for_function("document.querySelector('.ig4-verdict').innerText.startsWith('✓ Valid')")
     editor.shot("import_repairs")
     editor.page.keyboard.press("Control+z")  # import is undoable (focus is on the page, not a field)
     assert editor.boxes() == []
@@ -166,7 +167,9 @@ def test_engine_result_replaces_local_estimate(browser, base_url):
     page.wait_for_function("window.fakeBackend.calls > 0")
     page.wait_for_function("document.querySelector('.ig4-tokens').textContent.startsWith('321 ')")
     ed.tab("caption")
-    assert "checked by the engine" in page.locator(".ig4-verdict").inner_text()
+    # The local check of the new box runs when the browser is idle; the engine's verdict on it comes after.
+    page.wait_for_function("document.querySelector('.ig4-verdict').innerText.includes('checked by the engine')")
+    assert page.evaluate("window.editor.ctx.report.tokens") == 321
     page.close()
 
 

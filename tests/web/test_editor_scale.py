@@ -24,6 +24,7 @@ def fifty_elements() -> list[dict]:
 def test_fifty_elements_stay_responsive(editor, make_document):
     editor.mount(make_document(fifty_elements()))
     assert editor.page.locator(".ig4-layer").count() == 50
+    editor.click(50, 95)
     started = time.perf_counter()
     editor.drag((50, 95), (530, 560), steps=30)
     drag_seconds = time.perf_counter() - started

@@ -174,6 +174,9 @@ def test_preview_renders_the_poster_at_dpr_2_and_two_zoom_levels(hidpi: Editor):
     page.wait_for_function("Number(document.querySelector('canvas.ig4-canvas').dataset.zoom) > 1.8")
     wait_painted(page)
     assert abs(backing_scale(page) - 2) < 0.01, "zoomed canvas is not re-rasterised"
+    assert canvas_pixel(page, 20, 20)[:3] == [0x14, 0x26, 0x4F], "background at 2× zoom"
+    zoomed = count_pixels_near(page, text_box, [0xF2, 0xA9, 0x00])
+    assert zoomed > 3 * amber, f"text not re-fitted at 2× zoom ({zoomed} px vs {amber} px at fit)"
     page.locator(".ig4-stage").screenshot(path=str(ARTIFACTS / "preview_zoom2_dpr2.png"))
 
     page.get_by_role("button", name="Wireframe").click()
@@ -230,3 +233,21 @@ def test_canvas_stays_crisp_under_graph_zoom(editor: Editor):
     assert page.evaluate("document.querySelector('canvas.ig4-canvas').width") > 1.7 * page.evaluate(
         "document.querySelector('canvas.ig4-canvas').offsetWidth"
     )
+
+
+def test_node_keeps_a_live_thumbnail_in_focus_mode(editor: Editor):
+    page = editor.page
+    page.get_by_role("button", name="Focus mode").click()
+    page.locator(".ig4-editor.ig4-focus").wait_for()
+    editor.drag((100, 100), (400, 400))
+    page.get_by_role("button", name="Wireframe").click()  # outlines: the box shows as a coloured border
+    wait_painted(page)
+    lit = page.evaluate(
+        """() => { const c = document.querySelector('.ig4-placeholder canvas.ig4-thumb');
+             const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+             const at = (x, y) => { const i = 4 * (Math.floor(y * c.height) * c.width + Math.floor(x * c.width));
+                                    return d[i] + d[i + 1] + d[i + 2]; };
+             const near = (x, y) => Math.max(...[-2, -1, 0, 1, 2].map(k => at(x + k / c.width, y)));
+             return {edge: near(0.1, 0.25), outside: near(0.7, 0.7)}; }"""
+    )
+    assert lit["edge"] > lit["outside"] + 60, lit  # the new box's border is in the thumbnail

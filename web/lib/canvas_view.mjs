@@ -1,4 +1,7 @@
-// The interactive canvas: draw, select (shift = multi), move, resize by 8 handles, snap, keyboard.
+// The interactive canvas. Two tools: draw (a drag draws a box, also over other boxes; a drag on the
+// selection moves it) and select (a drag moves the box under the pointer; on empty canvas it selects a
+// region). Shift: add to the selection, square boxes, moves along one axis, resizes keeping the shape
+// (always so with the aspect lock). Locked and hidden elements are not picked.
 
 import * as cmd from "./commands.mjs";
 import { COORD_MAX } from "./constants.mjs";
@@ -9,8 +12,11 @@ import {
   clampDelta,
   handleEdges,
   hitTest,
+  intersects,
+  keepAspect,
   normalise,
   rectFromPoints,
+  squarePoint,
   toBbox,
   toRect,
   translate,
@@ -40,11 +46,16 @@ const CURSORS = {
 export class CanvasView {
   constructor(ctx) {
     this.ctx = ctx;
-    this.canvas = h("canvas.ig4-canvas", { tabIndex: 0 });
+    this.canvas = h("canvas.ig4-canvas", {
+      tabIndex: 0,
+      role: "application",
+      "aria-label": "Layout canvas: drag to draw or select boxes; arrows nudge; press ? for all shortcuts",
+    });
     this.el = h("div.ig4-stage", {}, this.canvas);
     this.drag = null;
     this.guides = [];
     this.draft = null;
+    this.marquee = null;
     this.hoverId = null;
     this.frame = 0;
     this.size = { w: 0, h: 0 }; // drawn size in CSS px (fitted size × zoom)
@@ -93,6 +104,26 @@ export class CanvasView {
     });
     this.canvas.dataset.zoom = String(Math.round(this.zoom * 1000) / 1000);
     this.render();
+    this.ctx.hub.emit("view");
+  }
+
+  /** The visible, unlocked element under a pointer event, or null. */
+  elementAt(e) {
+    return hitTest(this.#pickable(), [], this.#units(e), { x: 0, y: 0 })?.id ?? null;
+  }
+
+  /**
+   * Where `bbox` lies in the stage's own CSS pixels (for overlays positioned in the stage): {x, y, w, h},
+   * correct under the graph's CSS zoom and the focus-mode zoom and pan.
+   */
+  stageRect(bbox) {
+    const c = this.canvas.getBoundingClientRect();
+    const st = this.el.getBoundingClientRect();
+    const k = this.el.offsetWidth / (st.width || 1); // undo ancestor CSS zoom
+    const r = toRect(bbox);
+    const x = (c.left - st.left + (r.x0 / COORD_MAX) * c.width) * k + this.el.scrollLeft;
+    const y = (c.top - st.top + (r.y0 / COORD_MAX) * c.height) * k + this.el.scrollTop;
+    return { x, y, w: ((r.x1 - r.x0) / COORD_MAX) * c.width * k, h: ((r.y1 - r.y0) / COORD_MAX) * c.height * k };
   }
 
   /** Zoom to `zoom` (× the fitted size), keeping the point under (clientX, clientY) in place. */
@@ -170,8 +201,9 @@ export class CanvasView {
       selectedIds: ctx.selection.ids,
       hoverId: this.hoverId,
       guides: this.guides,
-      draft: this.draft,
+      draft: this.draft ?? this.marquee,
       underlay: ctx.underlay,
+      underlayFrame: ctx.underlayFrame,
       opacity: ctx.prefs.opacity,
       grid: ctx.prefs.grid,
       showLabels: ctx.prefs.showLabels,
@@ -202,6 +234,11 @@ export class CanvasView {
     this.render();
   }
 
+  /** Elements the pointer can pick: visible and not locked. */
+  #pickable() {
+    return this.ctx.store.state.elements.filter((x) => !x.hidden && !x.locked);
+  }
+
   #down(e) {
     if (e.button !== 0 && e.button !== 1) return;
     e.stopPropagation();
@@ -216,20 +253,26 @@ export class CanvasView {
     const { ctx } = this;
     const p = this.#units(e);
     const elements = ctx.store.state.elements;
-    const hit = hitTest(elements, ctx.selection.ids, p, this.#tol(HANDLE_PX));
-    if (e.shiftKey) {
-      if (hit) ctx.selection.toggle(hit.id);
-      if (!hit || !ctx.selection.has(hit.id)) return;
-    } else if (!hit) {
-      ctx.selection.set([]);
-      this.drag = { mode: "draw", start: p, startPx: { x: e.clientX, y: e.clientY } };
-      return;
-    } else if (hit.handle !== "move") {
+    const hit = hitTest(this.#pickable(), ctx.selection.ids, p, this.#tol(HANDLE_PX));
+    const drawing = ctx.prefs.tool === "draw";
+    const startPx = { x: e.clientX, y: e.clientY };
+    if (hit && hit.handle !== "move") {
       const el = elements.find((x) => x.id === hit.id);
       this.drag = { mode: "resize", id: hit.id, handle: hit.handle, start: toRect(el.bbox) };
       return;
+    }
+    if (e.shiftKey && hit) {
+      ctx.selection.toggle(hit.id);
+      if (!ctx.selection.has(hit.id)) return;
+    } else if (!hit || (drawing && !ctx.selection.has(hit.id))) {
+      if (!drawing) {
+        this.drag = { mode: "marquee", start: p, base: e.shiftKey ? ctx.selection.ids : [] };
+        if (!e.shiftKey) ctx.selection.set([]);
+      } else this.drag = { mode: "draw", start: p, startPx, clickId: hit?.id ?? null };
+      return;
     } else if (!ctx.selection.has(hit.id)) ctx.selection.set([hit.id]);
-    const ids = ctx.selection.ids.filter((id) => elements.find((x) => x.id === id)?.bbox);
+    const ids = cmd.movable(ctx).map((x) => x.id);
+    if (!ids.length) return;
     const rects = new Map(ids.map((id) => [id, toRect(elements.find((x) => x.id === id).bbox)]));
     this.drag = { mode: "move", start: p, rects, group: bounds([...rects.values()]), moved: false };
   }
@@ -238,7 +281,7 @@ export class CanvasView {
     const drag = this.drag;
     const p = this.#units(e);
     if (!drag) {
-      const hit = hitTest(this.ctx.store.state.elements, this.ctx.selection.ids, p, this.#tol(HANDLE_PX));
+      const hit = hitTest(this.#pickable(), this.ctx.selection.ids, p, this.#tol(HANDLE_PX));
       this.canvas.style.cursor = hit ? CURSORS[hit.handle] : "crosshair";
       this.#hover(hit?.id ?? null);
       return;
@@ -249,6 +292,7 @@ export class CanvasView {
       this.#layout();
     } else if (drag.mode === "move") this.#dragMove(drag, p, e);
     else if (drag.mode === "resize") this.#dragResize(drag, p, e);
+    else if (drag.mode === "marquee") this.#dragMarquee(drag, p);
     else this.#dragDraw(drag, p, e);
   }
 
@@ -258,7 +302,9 @@ export class CanvasView {
 
   #dragMove(drag, p, e) {
     const ids = [...drag.rects.keys()];
-    const raw = clampDelta(drag.group, p.x - drag.start.x, p.y - drag.start.y);
+    let [dx, dy] = [p.x - drag.start.x, p.y - drag.start.y];
+    if (e.shiftKey) [dx, dy] = Math.abs(dx * this.ctx.aspect) > Math.abs(dy) ? [dx, 0] : [0, dy];
+    const raw = clampDelta(drag.group, dx, dy);
     const snapped = snapMove(
       translate(drag.group, raw.dx, raw.dy),
       this.#targets(ids),
@@ -289,12 +335,14 @@ export class CanvasView {
     if (edges.x) raw[edges.x] = clampCoord(p.x);
     if (edges.y) raw[edges.y] = clampCoord(p.y);
     const snapped = snapEdges(raw, edges, this.#targets([drag.id]), this.#snapOpts(e), this.#tol(SNAP_PX));
-    this.guides = snapped.guides;
+    const locked = e.shiftKey || this.ctx.prefs.aspectLock;
+    const rect = locked ? keepAspect(snapped.rect, drag.start, drag.handle) : snapped.rect;
+    this.guides = locked ? [] : snapped.guides;
     drag.moved = true;
     this.ctx.store.update(
       (s) => {
         const el = s.elements.find((x) => x.id === drag.id);
-        el.bbox = toBbox(normalise(snapped.rect));
+        el.bbox = toBbox(normalise(rect));
       },
       { transient: true },
     );
@@ -307,10 +355,17 @@ export class CanvasView {
     const tol = this.#tol(SNAP_PX);
     const start = snapEdges({ x0: drag.start.x, y0: drag.start.y }, { x: "x0", y: "y0" }, targets, opts, tol);
     const end = snapEdges({ x1: p.x, y1: p.y }, { x: "x1", y: "y1" }, targets, opts, tol);
-    this.guides = [...start.guides, ...end.guides];
+    this.guides = e.shiftKey ? start.guides : [...start.guides, ...end.guides];
     const a = { x: start.rect.x0, y: start.rect.y0 };
-    const b = { x: end.rect.x1, y: end.rect.y1 };
+    const b = squarePoint(a, e.shiftKey ? p : { x: end.rect.x1, y: end.rect.y1 }, this.ctx.aspect, e.shiftKey);
     this.draft = rectFromPoints(a, b);
+    this.render();
+  }
+
+  #dragMarquee(drag, p) {
+    this.marquee = rectFromPoints(drag.start, p);
+    const inside = this.#pickable().filter((x) => x.bbox && intersects(toRect(x.bbox), this.marquee));
+    this.ctx.selection.set([...drag.base, ...inside.map((x) => x.id)]);
     this.render();
   }
 
@@ -320,10 +375,12 @@ export class CanvasView {
     e.stopPropagation();
     this.drag = null;
     this.guides = [];
+    this.marquee = null;
     if (drag.mode === "draw") {
       const draft = this.draft;
       this.draft = null;
       if (draft && draft.x1 - draft.x0 >= 1 && draft.y1 - draft.y0 >= 1) cmd.addElement(this.ctx, toBbox(draft));
+      else if (drag.clickId) this.ctx.selection.set([drag.clickId]);
     } else if (drag.moved) this.ctx.store.commit();
     this.render();
   }
@@ -332,39 +389,29 @@ export class CanvasView {
     if (!this.drag) return;
     this.drag = null;
     this.draft = null;
+    this.marquee = null;
     this.guides = [];
     this.ctx.store.cancel();
     this.render();
   }
 
-  /** Keyboard handling while the canvas has focus; returns true when the key was used. */
+  /** View keys while the canvas has focus (space pan, 0 fit, 1 = 100 %, Escape); true when used. */
   handleKey(e) {
-    const { ctx } = this;
     const mod = e.ctrlKey || e.metaKey;
-    const step = e.shiftKey ? 10 : 1;
     if (e.key === " " && this.zoomable) {
       this.spaceDown = e.type === "keydown";
       this.canvas.style.cursor = this.spaceDown ? "grab" : "crosshair";
       return true;
     }
     if (e.type !== "keydown") return false;
-    if (this.zoomable && !mod && (e.key === "0" || e.key === "1")) {
+    if (this.zoomable && !mod && !e.altKey && (e.key === "0" || e.key === "1")) {
       if (e.key === "0") this.zoomToFit();
       else this.zoomToActual();
       return true;
     }
-    const arrows = { ArrowLeft: [-step, 0], ArrowRight: [step, 0], ArrowUp: [0, -step], ArrowDown: [0, step] };
-    if (arrows[e.key]) cmd.nudge(ctx, ...arrows[e.key]);
-    else if (e.key === "Delete" || e.key === "Backspace") cmd.deleteSelected(ctx);
-    else if (e.key === "Escape") {
-      if (this.drag) this.#abort();
-      else ctx.selection.set([]);
-    } else if (mod && e.key.toLowerCase() === "a")
-      ctx.selection.set(ctx.store.state.elements.filter((x) => x.bbox).map((x) => x.id));
-    else if (mod && e.key.toLowerCase() === "d") cmd.duplicateSelected(ctx);
-    else if (e.key === "]") cmd.restack(ctx, 1);
-    else if (e.key === "[") cmd.restack(ctx, -1);
-    else return false;
+    if (e.key !== "Escape") return false;
+    if (this.drag) this.#abort();
+    else this.ctx.selection.set([]);
     return true;
   }
 }

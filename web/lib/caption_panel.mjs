@@ -1,9 +1,11 @@
-// The caption tab: validation results, the JSON (read-only, copy, export) and import (paste/upload).
+// The caption tab: validation results, the JSON (read-only, copy, export), import (paste, upload, the
+// clipboard; replace or merge) and the template gallery.
 
-import { download, h } from "./dom.mjs";
+import { download, h, segmented } from "./dom.mjs";
 import { importCaption } from "./importer.mjs";
 import { plural, tally } from "./checker.mjs";
 import { captionText, prettyCaption } from "./document.mjs";
+import { templateGallery } from "./templates.mjs";
 
 const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;
 
@@ -42,25 +44,50 @@ export function captionPanel(ctx, backend, { onReveal }) {
     textContent: "Upload…",
     on: { click: () => fileInput.click() },
   });
-  const importResult = h("div.ig4-import-result");
+  const clipboardBtn = h("button.ig4-btn", {
+    type: "button",
+    textContent: "Paste from clipboard",
+    title: "Import the caption JSON on the clipboard",
+  });
+  let mode = "replace";
+  const modeSwitch = segmented(
+    [
+      { value: "replace", label: "Replace", title: "The import replaces the caption" },
+      { value: "merge", label: "Merge", title: "Add the imported elements; fill only empty scene and style fields" },
+    ],
+    (value) => modeSwitch.set((mode = value)),
+    "Replace the caption or merge into it",
+  );
+  modeSwitch.set(mode);
+  const importResult = h("div.ig4-import-result", { role: "status" });
+  const pathItem = (r) => h("li", {}, h("code", { textContent: `${r.path || "caption"} ` }), r.message);
 
   async function runImport(text) {
     importBtn.disabled = true;
-    const result = await importCaption(ctx, backend, text);
+    const result = await importCaption(ctx, backend, text, mode);
     importBtn.disabled = false;
-    const items = result.repairs.map((r) =>
-      h("li", {}, r.path ? h("code", { textContent: `${r.path} ` }) : null, r.message),
-    );
     const n = result.repairs.length;
+    const left = result.problems.length;
     const status = result.ok
-      ? `Imported${n ? ` with ${plural(n, "repair")}` : " — no repairs needed"}`
+      ? `${mode === "merge" ? "Merged" : "Imported"}${n ? ` with ${plural(n, "repair")}` : " — no repairs needed"}` +
+        (left ? `; ${plural(left, "problem")} left to fix:` : "")
       : `Not imported: ${result.error}`;
     importResult.replaceChildren(
       h(`div.ig4-import-status.${result.ok ? "ok" : "error"}`, { textContent: status }),
-      h("ul.ig4-repairs", {}, items),
+      h("ul.ig4-repairs.ig4-import-problems", {}, result.problems.map(pathItem)),
+      h("ul.ig4-repairs", {}, result.repairs.map(pathItem)),
     );
     if (result.ok) pasteArea.value = "";
   }
+  clipboardBtn.addEventListener("click", async () => {
+    try {
+      await runImport(await navigator.clipboard.readText());
+    } catch (err) {
+      importResult.replaceChildren(
+        h("div.ig4-import-status.error", { textContent: `Cannot read the clipboard: ${err.message}` }),
+      );
+    }
+  });
   importBtn.addEventListener("click", () => pasteArea.value.trim() && runImport(pasteArea.value));
   fileInput.addEventListener("change", async () => {
     const file = fileInput.files?.[0];
@@ -104,8 +131,11 @@ export function captionPanel(ctx, backend, { onReveal }) {
   }
 
   ctx.hub.on("report", renderReport);
+  let idle = 0; // the JSON view is rewritten when the browser is idle, not inside each keystroke
   ctx.hub.on("state", (meta) => {
-    if (!meta.transient) json.textContent = pretty();
+    if (meta.transient) return;
+    cancelIdleCallback(idle);
+    idle = requestIdleCallback(() => (json.textContent = pretty()), { timeout: 300 });
   });
   json.textContent = pretty();
   renderReport();
@@ -118,7 +148,8 @@ export function captionPanel(ctx, backend, { onReveal }) {
     json,
     h("h4.ig4-h", { textContent: "Import" }),
     pasteArea,
-    h("div.ig4-row", {}, importBtn, uploadBtn, fileInput),
+    h("div.ig4-row", {}, importBtn, uploadBtn, clipboardBtn, fileInput, h("span.ig4-spacer"), modeSwitch.el),
     importResult,
+    templateGallery(ctx),
   );
 }

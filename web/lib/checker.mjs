@@ -1,11 +1,16 @@
 // Live validation: an instant local verdict (JS verifier + token estimate) on every change, then,
-// when a backend is available, the authoritative engine verdict with the exact token count.
+// when a backend is available, the authoritative engine verdict with the exact token count. Designer lint
+// warnings (lint.mjs, computed here at the target size) go beside either verdict. The check runs when the
+// browser is idle after a change (at most IDLE_TIMEOUT_MS later), so typing never waits for it.
 
 import { captionText } from "./document.mjs";
+import { lintCaption } from "./lint.mjs";
+import { toCaption } from "./model.mjs";
 import { estimateCaptionTokens } from "./tokens.mjs";
 import { validateCaption } from "./validator.mjs";
 
 const ENGINE_DELAY_MS = 350;
+const IDLE_TIMEOUT_MS = 150;
 const ELEMENT_PATH = /^compositional_deconstruction\.elements\[(\d+)\]/;
 
 /** Element ids that have at least one error. */
@@ -33,7 +38,9 @@ export function startChecker(ctx, backend) {
   let timer = 0;
   let seq = 0;
 
+  let lints = [];
   const publish = (report) => {
+    report = { ...report, problems: [...report.problems.filter((p) => !lints.includes(p)), ...lints] };
     ctx.report = report;
     ctx.errorIds = errorIdsOf(report.problems, ctx.store.state);
     ctx.hub.emit("report", report);
@@ -59,6 +66,7 @@ export function startChecker(ctx, backend) {
     const text = captionText(ctx.store.state);
     const tokens = estimateCaptionTokens(text);
     const local = validateCaption(text, { tokenCount: tokens });
+    lints = lintCaption(toCaption(ctx.store.state), ctx.size.width, ctx.size.height);
     const mySeq = ++seq;
     publish({
       valid: local.valid,
@@ -71,7 +79,16 @@ export function startChecker(ctx, backend) {
     if (backend) timer = setTimeout(() => askEngine(text, mySeq), ENGINE_DELAY_MS);
   }
 
-  ctx.hub.on("state", (meta) => meta.transient || check());
+  let idle = 0;
+  const schedule = () => {
+    cancelIdleCallback(idle);
+    idle = requestIdleCallback(check, { timeout: IDLE_TIMEOUT_MS });
+  };
+  ctx.hub.on("state", (meta) => meta.transient || schedule());
+  ctx.hub.on("size", schedule);
   check();
-  return () => clearTimeout(timer);
+  return () => {
+    clearTimeout(timer);
+    cancelIdleCallback(idle);
+  };
 }

@@ -1,7 +1,7 @@
 // Editing commands shared by the canvas, the toolbar, the layers list and the keyboard.
 
 import { COORD_MAX } from "./constants.mjs";
-import { clampDelta, toRect } from "./geometry.mjs";
+import { clampDelta, toBbox, toRect } from "./geometry.mjs";
 import { newElement, newId } from "./model.mjs";
 
 const selectedIndexes = (ctx) => ctx.store.state.elements.flatMap((e, i) => (ctx.selection.has(e.id) ? [i] : []));
@@ -39,14 +39,15 @@ export function duplicateSelected(ctx) {
 
 /** Move the selected boxes by (dx, dy) units, keeping them inside the canvas. */
 export function nudge(ctx, dx, dy) {
-  const boxes = ctx.store.state.elements.filter((e) => ctx.selection.has(e.id) && e.bbox);
+  const boxes = movable(ctx);
   if (!boxes.length) return;
+  const ids = new Set(boxes.map((e) => e.id));
   let d = { dx, dy };
   for (const e of boxes) d = clampDelta(toRect(e.bbox), d.dx, d.dy);
   ctx.store.update(
     (s) => {
       for (const e of s.elements) {
-        if (!ctx.selection.has(e.id) || !e.bbox) continue;
+        if (!ids.has(e.id)) continue;
         e.bbox = [e.bbox[0] + d.dy, e.bbox[1] + d.dx, e.bbox[2] + d.dy, e.bbox[3] + d.dx];
       }
     },
@@ -96,4 +97,35 @@ export function patchElement(ctx, id, patch, key = null) {
     },
     { key: key && `${key}:${id}` },
   );
+}
+
+/** The selected elements that the canvas tools may move: boxed, not locked, not hidden. */
+export const movable = (ctx) =>
+  ctx.store.state.elements.filter((e) => ctx.selection.has(e.id) && e.bbox && !e.locked && !e.hidden);
+
+/** Replace the boxes of the movable selection by `arrange(rects)` (same order), as one undo step. */
+export function arrangeSelected(ctx, arrange) {
+  const els = movable(ctx);
+  if (!els.length) return;
+  const rects = arrange(els.map((e) => toRect(e.bbox)));
+  const next = new Map(els.map((e, i) => [e.id, toBbox(rects[i])]));
+  ctx.store.update((s) => {
+    for (const e of s.elements) if (next.has(e.id)) e.bbox = next.get(e.id);
+  });
+}
+
+/** Toggle `flag` (locked | hidden) on the selection: set it on all unless all have it already. */
+export function toggleFlag(ctx, flag, ids = ctx.selection.ids) {
+  const chosen = new Set(ids);
+  const els = ctx.store.state.elements.filter((e) => chosen.has(e.id));
+  if (!els.length) return;
+  const value = !els.every((e) => e[flag]);
+  ctx.store.update((s) => {
+    for (const e of s.elements) if (chosen.has(e.id)) e[flag] = value;
+  });
+}
+
+/** Select every visible, unlocked box. */
+export function selectAll(ctx) {
+  ctx.selection.set(ctx.store.state.elements.filter((e) => e.bbox && !e.locked && !e.hidden).map((e) => e.id));
 }

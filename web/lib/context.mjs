@@ -9,6 +9,9 @@ export const DEFAULT_PREFS = {
   newType: "obj",
   showLabels: true,
   wireframe: false,
+  tool: "draw",
+  aspectLock: false,
+  remap: "keep",
 };
 
 export class Hub {
@@ -64,6 +67,7 @@ export function createContext(state, prefs) {
     aspect: 1,
     size: { width: 1024, height: 1024 }, // target image size in pixels
     underlay: null,
+    underlayFrame: null, // where the underlay is drawn (units) after a "keep shapes" remap; null = whole canvas
     errorIds: new Set(),
     report: { valid: true, problems: [], tokens: null, exact: false, source: "local" },
     /** Change view preferences; silent = loaded with the document, so not an edit to save. */

@@ -1,5 +1,5 @@
 // The node's stored document: JSON text {"caption": <caption object>, "editor": <view preferences>,
-// "edit_elements"?: [1-based numbers ticked for re-rendering]}.
+// "edit_elements"?: [1-based numbers ticked for re-rendering], "layers"?: {"locked"?: [numbers], "hidden"?: [numbers]}}.
 // The engine reads only "caption" (a bare caption is accepted too); "editor" is this widget's own state.
 
 import { emptyState, fromCaption, toCaption } from "./model.mjs";
@@ -8,13 +8,29 @@ import { fixedProblems } from "./repair.mjs";
 /** Canonical caption text: keys in trained order, minified, literal non-ASCII (as the engine writes it). */
 export const captionText = (state) => JSON.stringify(toCaption(state));
 
+/** 1-based numbers of the elements whose `flag` is set. */
+const flagNumbers = (state, flag) => state.elements.flatMap((e, i) => (e[flag] ? [i + 1] : []));
+
 /** 1-based numbers of the elements ticked for re-rendering (the node's edit_elements output). */
-export const editNumbers = (state) => state.elements.flatMap((e, i) => (e.edit ? [i + 1] : []));
+export const editNumbers = (state) => flagNumbers(state, "edit");
+
+const LAYER_FLAGS = ["locked", "hidden"];
 
 export const writeDocument = (state, prefs) => {
   const edit = editNumbers(state);
-  return JSON.stringify({ caption: toCaption(state), editor: prefs, ...(edit.length ? { edit_elements: edit } : {}) });
+  const layers = Object.fromEntries(
+    LAYER_FLAGS.map((flag) => [flag, flagNumbers(state, flag)]).filter(([, numbers]) => numbers.length),
+  );
+  return JSON.stringify({
+    caption: toCaption(state),
+    editor: prefs,
+    ...(edit.length ? { edit_elements: edit } : {}),
+    ...(Object.keys(layers).length ? { layers } : {}),
+  });
 };
+
+/** The 1-based numbers stored under doc[key] (an array), or []. */
+const numbersAt = (holder, key) => (holder && Array.isArray(holder[key]) ? holder[key] : []);
 
 /**
  * Read a stored document. Returns {state, prefs, error, adjustments}: error is set (and state empty)
@@ -30,8 +46,12 @@ export function readDocument(text) {
     const raw = wrapped ? doc.caption : doc;
     const caption = typeof raw === "string" ? JSON.parse(raw) : raw;
     const state = fromCaption(caption);
-    const ticked = wrapped && Array.isArray(doc.edit_elements) ? doc.edit_elements : [];
-    state.elements.forEach((e, i) => (e.edit = ticked.includes(i + 1)));
+    const ticked = wrapped ? numbersAt(doc, "edit_elements") : [];
+    const layers = wrapped && doc.layers && typeof doc.layers === "object" ? doc.layers : null;
+    state.elements.forEach((e, i) => {
+      e.edit = ticked.includes(i + 1);
+      for (const flag of LAYER_FLAGS) e[flag] = numbersAt(layers, flag).includes(i + 1);
+    });
     const prefs = wrapped && doc.editor && typeof doc.editor === "object" ? doc.editor : {};
     return { state, prefs, error: null, adjustments: fixedProblems(caption, toCaption(state)) };
   } catch (err) {

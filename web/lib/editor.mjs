@@ -1,6 +1,7 @@
 // Mounts the caption editor into a container. Independent of ComfyUI: the host passes the stored
 // document and gets the new one back through onDocument.
 
+import { boxPalette } from "./box_palette.mjs";
 import { CanvasView } from "./canvas_view.mjs";
 import { captionPanel } from "./caption_panel.mjs";
 import { startChecker } from "./checker.mjs";
@@ -9,10 +10,14 @@ import { captionText, readDocument, writeDocument } from "./document.mjs";
 import { h } from "./dom.mjs";
 import { elementPanel } from "./element_panel.mjs";
 import { importCaption } from "./importer.mjs";
+import { inlineEditor } from "./inline_edit.mjs";
 import { layersPanel } from "./layers_panel.mjs";
 import { magicPromptBar } from "./magic_prompt.mjs";
+import { remapBar } from "./remap_bar.mjs";
 import { scenePanel } from "./scene_panel.mjs";
+import { shortcutFor } from "./shortcuts.mjs";
 import { statusBar } from "./status_bar.mjs";
+import { liveThumbnail } from "./thumbnail.mjs";
 import { injectStyles } from "./styles.mjs";
 import { toolbar } from "./toolbar.mjs";
 
@@ -69,6 +74,8 @@ export function mountEditor(container, opts = {}) {
   );
 
   const canvas = new CanvasView(ctx);
+  inlineEditor(ctx, canvas);
+  boxPalette(ctx, canvas);
   let side = null;
   const reveal = (id) => {
     if (id) ctx.selection.set([id]);
@@ -79,13 +86,16 @@ export function mountEditor(container, opts = {}) {
     ["scene", "Scene & style", h("div.ig4-tab-body", {}, scenePanel(ctx))],
     ["caption", "Caption", h("div.ig4-tab-body", {}, captionPanel(ctx, opts.backend ?? null, { onReveal: reveal }))],
   ]);
+  const remap = remapBar(ctx);
   const magic = opts.post ? magicPromptBar(ctx, opts.post) : null;
+  const bar = toolbar(ctx, { onMagic: magic?.toggle, onFocus: () => (focused ? api.closeFocus() : api.openFocus()) });
   const root = h(
     "div.ig4-editor",
     { tabIndex: -1 },
-    toolbar(ctx, { onMagic: magic?.toggle, onFocus: () => (focused ? api.closeFocus() : api.openFocus()) }),
+    bar.el,
     magic?.el,
     banner,
+    remap.el,
     offer,
     h("div.ig4-main", {}, canvas.el, h("div.ig4-side", {}, side.bar, ...side.bodies)),
     statusBar(ctx, { onVerdictClick: () => side.show("caption") }),
@@ -122,10 +132,14 @@ export function mountEditor(container, opts = {}) {
     }
     const mod = e.ctrlKey || e.metaKey;
     const key = e.key.toLowerCase();
+    const onCanvas = e.target === canvas.canvas;
+    const action = onCanvas ? shortcutFor(e) : null;
     if (e.key === "Escape" && focused && !ctx.selection.ids.length && !canvas.drag) api.closeFocus();
     else if (mod && key === "z") e.shiftKey ? ctx.store.redo() : ctx.store.undo();
     else if (mod && key === "y") ctx.store.redo();
-    else if (e.target !== canvas.canvas || !canvas.handleKey(e)) return;
+    else if (e.key === "?") bar.help.toggle();
+    else if (action) action(ctx);
+    else if (!onCanvas || !canvas.handleKey(e)) return;
     e.preventDefault();
   };
   root.addEventListener("keydown", onKey);
@@ -139,12 +153,14 @@ export function mountEditor(container, opts = {}) {
   resizeObserver.observe(root);
 
   // Focus mode: the editor moves to a full-window overlay on <body> (outside the graph's zoom transform)
-  // with wheel zoom and space-drag pan; a placeholder keeps its place in the node.
+  // with wheel zoom and space-drag pan; a placeholder with a live thumbnail keeps its place in the node.
   let focused = false;
+  const thumb = liveThumbnail(ctx);
   const placeholder = h(
     "div.ig4-placeholder",
     { role: "button", tabIndex: 0, title: "Return to the node", on: { click: () => api.closeFocus() } },
-    "Editing in focus mode — click (or Esc) to return",
+    thumb.el,
+    h("span", { textContent: "Editing in focus mode — click (or Esc) to return" }),
   );
 
   const api = {
@@ -159,6 +175,7 @@ export function mountEditor(container, opts = {}) {
       focused = true;
       root.replaceWith(placeholder);
       document.body.append(root);
+      thumb.active = true;
       root.classList.add("ig4-focus");
       root.setAttribute("role", "dialog");
       root.setAttribute("aria-label", "Caption builder (focus mode)");
@@ -170,6 +187,7 @@ export function mountEditor(container, opts = {}) {
     closeFocus() {
       if (!focused) return;
       focused = false;
+      thumb.active = false;
       root.classList.remove("ig4-focus");
       root.removeAttribute("role");
       placeholder.replaceWith(root);
@@ -195,13 +213,26 @@ export function mountEditor(container, opts = {}) {
     },
     setAspect(width, height) {
       const aspect = width > 0 && height > 0 ? width / height : 1;
-      if (width > 0 && height > 0) ctx.size = { width, height };
+      if (width > 0 && height > 0) {
+        ctx.size = { width, height };
+        ctx.hub.emit("size", ctx.size);
+      }
       if (aspect === ctx.aspect) return;
       ctx.aspect = aspect;
       ctx.hub.emit("aspect", aspect);
     },
+    /**
+     * The user changed the image size: follow it and remap the boxes as chosen in the bar that appears
+     * (keep shapes by default, or stretch). setAspect is the silent twin for loading.
+     */
+    resizeTarget(width, height) {
+      const before = ctx.aspect;
+      api.setAspect(width, height);
+      if (ctx.aspect !== before) remap.offer(before, ctx.aspect, `${width}×${height}`);
+    },
     /** Show an image (URL) under the boxes; null removes it. */
     setUnderlay(url) {
+      ctx.underlayFrame = null;
       if (!url) {
         ctx.underlay = null;
         ctx.hub.emit("underlay", null);

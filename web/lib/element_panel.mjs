@@ -88,7 +88,10 @@ export function elementPanel(ctx) {
   const hint = h(
     "div.ig4-hint",
     {},
-    h("p", { textContent: "Drag on the canvas to draw a box. Click to select, shift-click to add to the selection." }),
+    h("p", {
+      textContent:
+        "Drag on the canvas to draw a box (also over others). Click to select, shift-click to add; double-click edits in place.",
+    }),
     h(
       "p",
       {},
@@ -103,7 +106,9 @@ export function elementPanel(ctx) {
       h("kbd", { textContent: "Ctrl+D" }),
       " duplicate · ",
       h("kbd", { textContent: "Alt" }),
-      " drag without snapping",
+      " drag without snapping · ",
+      h("kbd", { textContent: "?" }),
+      " all shortcuts",
     ),
   );
   const multi = h("div.ig4-hint");

@@ -83,3 +83,41 @@ export function hitTest(elements, selectedIds, p, tol) {
   }
   return null;
 }
+
+export const intersects = (a, b) => a.x0 < b.x1 && b.x0 < a.x1 && a.y0 < b.y1 && b.y0 < a.y1;
+
+/**
+ * Resize result `r` (moving the edges of `handle`) corrected to keep the width:height of `start`: a corner
+ * follows the larger of the two changes, an edge handle resizes the other axis about its centre.
+ */
+export function keepAspect(r, start, handle) {
+  const ratio = (start.x1 - start.x0) / Math.max(1e-6, start.y1 - start.y0);
+  const edges = handleEdges(handle);
+  const out = { ...r };
+  let w = r.x1 - r.x0;
+  let hgt = r.y1 - r.y0;
+  if (edges.x && edges.y) {
+    if (Math.abs(w) / ratio > Math.abs(hgt)) hgt = (Math.sign(hgt) || 1) * (Math.abs(w) / ratio);
+    else w = (Math.sign(w) || 1) * Math.abs(hgt) * ratio;
+  } else if (edges.x) hgt = Math.abs(w) / ratio;
+  else w = Math.abs(hgt) * ratio;
+  if (edges.x === "x1") out.x1 = r.x0 + w;
+  else if (edges.x === "x0") out.x0 = r.x1 - w;
+  else [out.x0, out.x1] = [(start.x0 + start.x1 - w) / 2, (start.x0 + start.x1 + w) / 2];
+  if (edges.y === "y1") out.y1 = r.y0 + hgt;
+  else if (edges.y === "y0") out.y0 = r.y1 - hgt;
+  else [out.y0, out.y1] = [(start.y0 + start.y1 - hgt) / 2, (start.y0 + start.y1 + hgt) / 2];
+  return { x0: clampCoord(out.x0), y0: clampCoord(out.y0), x1: clampCoord(out.x1), y1: clampCoord(out.y1) };
+}
+
+/**
+ * Constrain a drag from `a` to `b` (units) to a square on screen (`aspect` = width / height of the image) when
+ * `square`; otherwise return `b`.
+ */
+export function squarePoint(a, b, aspect, square) {
+  if (!square) return b;
+  const dx = b.x - a.x;
+  const dy = b.y - a.y;
+  const side = Math.max(Math.abs(dx) * aspect, Math.abs(dy));
+  return { x: a.x + (Math.sign(dx) || 1) * (side / aspect), y: a.y + (Math.sign(dy) || 1) * side };
+}

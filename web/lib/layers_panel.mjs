@@ -1,5 +1,6 @@
 // Layers list: front-most element on top; click to select (shift = add), drag to change z-order, tick
-// elements for re-rendering (the node's edit_elements output). Rows show the literal text of text elements.
+// elements for re-rendering (the node's edit_elements output), lock or hide them. Rows show the literal text of
+// text elements; numbers are list positions (the numbers the engine and the CLI use).
 // Rows are rebuilt only for elements that changed (states share unchanged elements), so typing in one
 // element costs one row, and selection or verdict changes only toggle classes.
 
@@ -10,7 +11,8 @@ import { hueOf } from "./renderer.mjs";
 
 export function layersPanel(ctx) {
   const list = h("div.ig4-layers", { role: "listbox" });
-  const button = (content, title, fn) => h("button.ig4-btn", { type: "button", title, on: { click: fn } }, content);
+  const button = (content, title, fn) =>
+    h("button.ig4-btn", { type: "button", title, "aria-label": title, on: { click: fn } }, content);
   const tools = h(
     "div.ig4-row.ig4-layer-tools",
     {},
@@ -35,10 +37,29 @@ export function layersPanel(ctx) {
       on: { change: (e) => cmd.patchElement(ctx, el.id, { edit: e.target.checked }) },
     });
     tick.addEventListener("pointerdown", (e) => e.stopPropagation());
+    const flag = (name, on, off, glyph) => {
+      const b = h("button.ig4-layer-flag", {
+        type: "button",
+        textContent: glyph,
+        title: el[name] ? off : on,
+        "aria-label": `${el[name] ? off : on} element ${index + 1}`,
+        "aria-pressed": String(Boolean(el[name])),
+        on: { click: () => cmd.toggleFlag(ctx, name, [el.id]) },
+      });
+      b.classList.toggle("on", Boolean(el[name]));
+      b.addEventListener("pointerdown", (e) => e.stopPropagation());
+      return b;
+    };
     const dots = el.palette.map((c) => h("span.ig4-dot", { style: { background: c } }));
     const item = h(
       "div.ig4-layer",
-      { role: "option", dataset: { id: el.id, index }, title: "Click to select, shift-click to add, drag to reorder" },
+      {
+        role: "option",
+        tabIndex: 0,
+        "aria-label": `Element ${index + 1}: ${label}`,
+        dataset: { id: el.id, index },
+        title: "Click (or Enter) to select, shift to add, drag to reorder",
+      },
       h("span.ig4-grip", { textContent: "⋮⋮" }),
       h("span.ig4-layer-num", {
         textContent: String(index + 1),
@@ -48,9 +69,17 @@ export function layersPanel(ctx) {
       h("span.ig4-layer-label", { textContent: label }),
       el.bbox ? null : h("span.ig4-tag", { textContent: "no box" }),
       h("span.ig4-dots", {}, dots),
+      flag("locked", "Lock", "Unlock", "🔒"),
+      flag("hidden", "Hide", "Show", "👁"),
       tick,
     );
     item.addEventListener("pointerdown", (e) => startDrag(e, item, index));
+    item.addEventListener("keydown", (e) => {
+      if (e.target !== item || (e.key !== "Enter" && e.key !== " ")) return;
+      e.preventDefault();
+      if (e.shiftKey) ctx.selection.toggle(el.id);
+      else ctx.selection.set([el.id]);
+    });
     return item;
   }
 

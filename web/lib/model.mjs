@@ -1,6 +1,7 @@
 // Editor state <-> caption object. The editor state is a plain JSON-cloneable object:
 // { high, styleKind, style: {aesthetics, lighting, photo, art_style, medium, palette},
-//   background, elements: [{id, type, bbox|null, text, desc, palette, edit (ticked for re-rendering)}] }
+//   background, elements: [{id, type, bbox|null, text, desc, palette, edit (ticked for re-rendering),
+//   locked (not picked or moved on the canvas), hidden (not drawn)}] }
 // Element order is the z-order: later elements are drawn in front.
 
 import { COORD_MAX } from "./constants.mjs";
@@ -19,9 +20,8 @@ export function emptyState() {
 }
 
 export function newElement(type, bbox) {
-  return { id: newId(), type, bbox, text: "", desc: "", palette: [], edit: false };
+  return { id: newId(), type, bbox, text: "", desc: "", palette: [], edit: false, locked: false, hidden: false };
 }
-
 
 const str = (v) => (typeof v === "string" ? v : v == null ? "" : String(v));
 const palette = (v) => (Array.isArray(v) ? v.filter((c) => typeof c === "string") : []);
@@ -57,6 +57,8 @@ export function fromCaption(caption) {
         desc: str(e.desc),
         palette: palette(e.color_palette),
         edit: false,
+        locked: false,
+        hidden: false,
       }));
   }
   return state;

@@ -13,11 +13,18 @@ export function paletteEditor({ cap, onChange }) {
   const chips = h("div.ig4-chips");
   const count = h("span.ig4-count");
   const note = h("div.ig4-note");
-  const picker = h("input.ig4-hidden-picker", { type: "color", tabIndex: -1 });
+  const picker = h("input.ig4-hidden-picker", { type: "color", tabIndex: -1, "aria-label": "Colour picker" });
   let pickIndex = -1;
   const paste = h("input.ig4-hex-input", { type: "text", placeholder: "#RRGGBB…", spellcheck: false });
-  const addBtn = h("button.ig4-icon-btn.ig4-add", { type: "button", title: "Add a colour", textContent: "+" });
-  const copyBtn = h("button.ig4-icon-btn", { type: "button", title: "Copy the palette as hex" }, icon("copy"));
+  const addBtn = h("button.ig4-icon-btn.ig4-add", {
+    type: "button",
+    title: "Add a colour",
+    "aria-label": "Add a colour",
+    textContent: "+",
+  });
+  const copyBtn = h("button.ig4-icon-btn", { type: "button", title: "Copy the palette as hex", "aria-label": "Copy the palette as hex" },
+    icon("copy"),
+  );
 
   const say = (text) => {
     note.textContent = text;
@@ -72,7 +79,12 @@ export function paletteEditor({ cap, onChange }) {
     const remove = h("span.ig4-chip-x", { title: "Remove", textContent: "×" });
     const el = h(
       "button.ig4-chip",
-      { type: "button", title: `${color} — click to edit, drag to reorder`, dataset: { index } },
+      {
+        type: "button",
+        title: `${color} — click to edit, drag to reorder`,
+        "aria-label": `Colour ${color} (Enter edits, Delete removes)`,
+        dataset: { index },
+      },
       remove,
     );
     el.style.background = color;
@@ -84,6 +96,7 @@ export function paletteEditor({ cap, onChange }) {
       say("");
     });
     el.addEventListener("pointerdown", (e) => startDrag(e, el, index));
+    el.addEventListener("click", (e) => e.detail === 0 && openPicker(index)); // Enter or Space
     el.addEventListener("keydown", (e) => {
       if (e.key === "Delete" || e.key === "Backspace") onChange(palette.filter((_, i) => i !== index));
     });

@@ -107,6 +107,18 @@ export function fitText(g, text, font, w, h) {
   return { size: lo, lines: wrap(g, text, w) };
 }
 
+// Fitted text per element object (states share unchanged elements, so a repaint re-fits only what changed).
+const FITS = new WeakMap();
+
+function fitted(g, el, text, font, w, h) {
+  const key = `${w}|${h}|${font(1)}`;
+  const hit = FITS.get(el);
+  if (hit?.key === key) return hit.fit;
+  const fit = fitText(g, text, font, w, h);
+  FITS.set(el, { key, fit });
+  return fit;
+}
+
 /** Paint one element's preview: fill/outline for objects, fitted literal text for text elements. */
 export function paintElementPreview(g, el, px, background) {
   const [fill, accent] = el.palette;
@@ -130,7 +142,7 @@ export function paintElementPreview(g, el, px, background) {
   const weight = weightOf(el.desc);
   const font = (size) => `${weight} ${size}px ${family}`;
   const pad = Math.min(px.w, px.h) * 0.04;
-  const { size, lines } = fitText(g, text, font, px.w - 2 * pad, px.h - 2 * pad);
+  const { size, lines } = fitted(g, el, text, font, px.w - 2 * pad, px.h - 2 * pad);
   g.font = font(size);
   g.fillStyle = fill ?? inkOn(background);
   g.textAlign = "center";

@@ -205,7 +205,7 @@ function drawEmptyHint(g, w, hgt) {
 
 /**
  * Draw the scene. view: {w, h (CSS px), state, selectedIds, hoverId, guides, draft (rect|null),
- * underlay (image|null), opacity, grid, showLabels, wireframe, errorIds: Set}.
+ * underlay (image|null), underlayFrame (units rect|null), opacity, grid, showLabels, wireframe, errorIds: Set}.
  */
 export function drawScene(g, view) {
   const { w, h: hgt } = view;
@@ -221,7 +221,8 @@ export function drawScene(g, view) {
   g.fillRect(0, 0, w, hgt);
   if (view.underlay && view.opacity > 0) {
     g.globalAlpha = view.opacity;
-    g.drawImage(view.underlay, 0, 0, w, hgt);
+    const f = view.underlayFrame ? toPx(view.underlayFrame) : { x: 0, y: 0, w, h: hgt };
+    g.drawImage(view.underlay, f.x, f.y, f.w, f.h);
     g.globalAlpha = 1;
   }
   if (view.grid) drawGrid(g, w, hgt, view.grid);
@@ -230,10 +231,10 @@ export function drawScene(g, view) {
   const paint = view.wireframe ? drawBox : drawPreviewBox;
   const scene = { ...view, background };
   view.state.elements.forEach((el, i) => {
-    if (el.bbox) paint(g, el, i, scene, toPx);
+    if (el.bbox && !el.hidden) paint(g, el, i, scene, toPx);
   });
   const single = view.selectedIds.length === 1 && view.state.elements.find((e) => e.id === view.selectedIds[0]);
-  if (single?.bbox) drawHandles(g, toRect(single.bbox), toPt);
+  if (single?.bbox && !single.hidden && !single.locked) drawHandles(g, toRect(single.bbox), toPt);
   if (view.draft) {
     const px = toPx(view.draft);
     g.strokeStyle = ACCENT;

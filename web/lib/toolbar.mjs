@@ -1,7 +1,11 @@
-// Toolbar: undo/redo, draw type, snapping, grid, labels, wireframe/preview, reference opacity, Magic Prompt.
+// Toolbar: undo/redo, tool (draw/select), draw type, aspect lock, snapping, grid, labels, wireframe/preview,
+// arrange (align, distribute, lock, hide, copy/paste), reference opacity, Magic Prompt, focus, shortcut help.
+// Returns {el, help}.
 
 import { h, segmented } from "./dom.mjs";
+import { arrangeBar } from "./arrange_bar.mjs";
 import { icon } from "./icons.mjs";
+import { helpPopover } from "./shortcuts.mjs";
 
 const GRIDS = [0, 25, 50, 100];
 
@@ -9,13 +13,21 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
   const { store } = ctx;
   const undo = h(
     "button.ig4-btn",
-    { type: "button", title: "Undo (Ctrl+Z)", on: { click: () => store.undo() } },
+    { type: "button", title: "Undo (Ctrl+Z)", "aria-label": "Undo", on: { click: () => store.undo() } },
     icon("undo"),
   );
   const redo = h(
     "button.ig4-btn",
-    { type: "button", title: "Redo (Ctrl+Shift+Z)", on: { click: () => store.redo() } },
+    { type: "button", title: "Redo (Ctrl+Shift+Z)", "aria-label": "Redo", on: { click: () => store.redo() } },
     icon("redo"),
+  );
+  const tool = segmented(
+    [
+      { value: "draw", label: "▭ Draw", title: "Drag draws a box, also over other boxes (R)" },
+      { value: "select", label: "⬚ Select", title: "Drag moves boxes or selects a region (V)" },
+    ],
+    (value) => ctx.setPrefs({ tool: value }),
+    "Canvas tool",
   );
   const draw = segmented(
     [
@@ -30,9 +42,11 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
       type: "button",
       textContent: label,
       title,
+      "aria-pressed": String(Boolean(ctx.prefs[pref])),
       on: { click: () => ctx.setPrefs({ [pref]: !ctx.prefs[pref] }) },
     });
   const snap = toggle("Snap", "Snap to canvas centre/edges and other boxes (hold Alt to bypass)", "snapObjects");
+  const aspectLock = toggle("Aspect lock", "Resizing keeps each box's shape (or hold Shift)", "aspectLock");
   const labels = toggle("Labels", "Show labels on all boxes", "showLabels");
   const wireframe = toggle("Wireframe", "Outlines only (off: preview colours and text as the poster)", "wireframe");
   const magic = onMagic
@@ -74,6 +88,15 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
     undo.disabled = !store.canUndo;
     redo.disabled = !store.canRedo;
     draw.set(ctx.prefs.newType);
+    tool.set(ctx.prefs.tool);
+    aspectLock.classList.toggle("on", ctx.prefs.aspectLock);
+    for (const [button, on] of [
+      [snap, ctx.prefs.snapObjects],
+      [labels, ctx.prefs.showLabels],
+      [wireframe, ctx.prefs.wireframe],
+      [aspectLock, ctx.prefs.aspectLock],
+    ])
+      button.setAttribute("aria-pressed", String(on));
     snap.classList.toggle("on", ctx.prefs.snapObjects);
     labels.classList.toggle("on", ctx.prefs.showLabels);
     wireframe.classList.toggle("on", ctx.prefs.wireframe);
@@ -87,13 +110,16 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
     focus.classList.toggle("on", on);
   });
   render();
-  return h(
+  const help = helpPopover();
+  const el = h(
     "div.ig4-toolbar",
     {},
     undo,
     redo,
     h("span.ig4-sep"),
+    tool.el,
     draw.el,
+    aspectLock,
     h("span.ig4-sep"),
     snap,
     grid,
@@ -103,5 +129,8 @@ export function toolbar(ctx, { onMagic = null, onFocus = null } = {}) {
     magic,
     reference,
     focus,
+    help.el,
+    arrangeBar(ctx),
   );
+  return { el, help };
 }
