@@ -103,6 +103,12 @@ def add_render_options(
         action="store_true",
         help="torch.compile the transformer blocks (the first run of each size pays the compilation)",
     )
+    speed.add_argument(
+        "--vram-budget",
+        type=float,
+        metavar="GB",
+        help="GPU memory (GiB) sampling may use: transformer blocks are streamed when both branches do not fit",
+    )
 
 
 def add_lora_options(parser: argparse.ArgumentParser) -> None:
@@ -175,7 +181,8 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str, edit: Edit
     print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()}{extra} on {device} ({dtype})",
           file=sys.stderr)  # fmt: skip
     fast = FastModes(step_cache=args.step_cache, progressive=args.progressive, compile=args.compile)
-    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast)
+    budget = None if args.vram_budget is None else int(args.vram_budget * 2**30)
+    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast, vram_budget=budget)
     started = time.perf_counter()
     result = pipeline.generate(
         caption,

@@ -1,8 +1,8 @@
 """What one transformer forward costs, from the config alone: parameters, matmul FLOPs, weight and activation bytes.
 
 Used by the GPU benchmark (achieved TFLOP/s) and the memory planner (`memory_plan`). Parameter counts are exact
-(the model is built on `meta`); FLOPs count the matmuls of one step (2 per multiply-add) over the real tokens,
-without the caption projection, which runs once per image (`Ideogram4Transformer.prepare`).
+(the model is built on `meta`); FLOPs count the matmuls of one step (2 per multiply-add) over
+the real tokens, without the caption projection, which runs once per image (`Ideogram4Transformer.prepare`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,9 @@ def forward_flops(cfg: TransformerConfig, text_tokens: int, image_tokens: int, b
     attention = 2 * seq * dim  # QKᵀ and AV, per token
     blocks = cfg.num_layers * seq * (linear + attention)
     ends = image_tokens * 2 * cfg.in_channels * dim  # input projection and final layer
-    return 2.0 * batch * (blocks + ends)
+    # Per image, not per token: timestep MLP, adaln_proj, each block's and the final layer's modulation.
+    conditioning = 2 * dim * dim + dim * cfg.adaln_dim + cfg.num_layers * cfg.adaln_dim * 4 * dim + cfg.adaln_dim * dim
+    return 2.0 * batch * (blocks + ends + conditioning)
 
 
 def activation_bytes(
@@ -87,9 +89,7 @@ def activation_bytes(
     return batch * (ffn + norm + rope + caption)
 
 
-def dequant_bytes(cfg: TransformerConfig, fmt: str, compute_bytes: int = 2) -> int:
-    """Scratch of a quantised Linear expanded per call (float32, then the compute dtype); 0 for plain weights."""
-    if BYTES_PER_WEIGHT[fmt] >= compute_bytes:
-        return 0
+def dequant_bytes(cfg: TransformerConfig, compute_bytes: int = 2) -> int:
+    """Scratch of the largest quantised Linear expanded per call (float32, then the compute dtype)."""
     largest = max(cfg.hidden_size * cfg.intermediate_size, cfg.llm_features_dim * cfg.hidden_size)
     return largest * (4 + compute_bytes)
