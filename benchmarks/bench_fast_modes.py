@@ -1,6 +1,6 @@
 """Speed and fidelity of the fast modes (step cache, progressive resolution) against the exact sampler, on CPU.
 
-    python benchmarks/bench_fast_modes.py        # 4-block DiT (hidden 512), 256², V4_DEFAULT_20, 2 captions
+    python benchmarks/bench_fast_modes.py [--preset V4_TURBO_12]   # 4-block DiT (hidden 512), 256², 2 captions
 
 Writes a random model in the official layout (as `bench_pipeline.py` does, smaller), encodes a fixed caption set
 once, then samples every caption with the same seed in each mode and decodes it. Reported per mode: sampling
@@ -47,8 +47,8 @@ CAPTIONS = [
 ]
 MODES = {
     "exact": EXACT,
-    "step cache 0.05": FastModes(step_cache=0.05),
-    "step cache 0.15": FastModes(step_cache=0.15),
+    "step cache 0.25": FastModes(step_cache=0.25),
+    "step cache 0.5": FastModes(step_cache=0.5),
     "progressive 0.25": FastModes(progressive=0.25),
     "progressive 0.5": FastModes(progressive=0.5),
 }
