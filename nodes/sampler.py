@@ -43,10 +43,6 @@ PROGRESSIVE_TOOLTIP = (
     "SSIM 0.2–0.66 against the exact image on the CPU benchmark's random model (README, 'Speed'). "
     "Text-to-image only."
 )
-COMPILE_TOOLTIP = (
-    "torch.compile the transformer blocks: same image up to float rounding, faster steps once compiled; the first "
-    "run of each image size pays the compilation (tens of seconds)."
-)
 
 
 def _custom_inputs() -> list[io.Input]:
@@ -140,7 +136,6 @@ class IG4_Sampler(io.ComfyNode):
                                tooltip=STEP_CACHE_TOOLTIP),
                 io.Float.Input("progressive", default=0.0, min=0.0, max=0.9, step=0.05, advanced=True,
                                tooltip=PROGRESSIVE_TOOLTIP),
-                io.Boolean.Input("compile", default=False, advanced=True, tooltip=COMPILE_TOOLTIP),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
             hidden=[io.Hidden.unique_id],
@@ -167,7 +162,6 @@ class IG4_Sampler(io.ComfyNode):
         latent: dict[str, Any] | None = None,
         step_cache: float = 0.0,
         progressive: float = 0.0,
-        compile: bool = False,
         **_not_inputs: Any,  # accept_all_inputs: keys of the prompt that are no input (e.g. a stale "preset.steps")
     ) -> io.NodeOutput:
         node_id = cls.hidden.unique_id
@@ -182,7 +176,7 @@ class IG4_Sampler(io.ComfyNode):
                 f"The conditioning has {conditioning.feature_dim} features per token but the model expects "
                 f"{model.config.llm_features_dim}; the text encoder and the model do not belong together."
             )
-        fast = FastModes(step_cache=step_cache, progressive=progressive, compile=compile)
+        fast = FastModes(step_cache=step_cache, progressive=progressive)
         needs_uncond = any(g != 1.0 for g in settings.guidance_schedule())
         if needs_uncond and model.uncond is None:
             raise Ideogram4Error("Guidance other than 1 needs the unconditional model; load it or use guidance 1.")

@@ -83,7 +83,7 @@ def test_schemas(pack):
     inputs = {i.id: i for i in sampler.inputs}
     assert list(inputs) == [
         "model", "conditioning", "width", "height", "seed", "preset", "batch_size", "latent", "denoise",
-        "step_cache", "progressive", "compile",
+        "step_cache", "progressive",
     ]  # fmt: skip
     assert inputs["seed"].control_after_generate is True and inputs["latent"].optional
     options = {o.key: [i.id for i in o.inputs] for o in inputs["preset"].options}

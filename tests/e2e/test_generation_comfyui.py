@@ -35,7 +35,7 @@ def graph(width: int = 64, height: int = 48, **preset: object) -> dict:
         "4": ("IG4_TextEncode", {"text_encoder": ["2", 0], "caption": CAPTION}),
         "5": ("IG4_Sampler", {"model": ["1", 0], "conditioning": ["4", 0], "width": width, "height": height,
                               "seed": 5, "preset": "Turbo (12 steps)", "batch_size": 1, "denoise": 1.0,
-                              "step_cache": 0.0, "progressive": 0.0, "compile": False, **preset}),
+                              "step_cache": 0.0, "progressive": 0.0, **preset}),
         "6": ("IG4_VAEDecode", {"vae": ["3", 0], "samples": ["5", 0], "tiling": "auto"}),
         "7": ("IG4_CaptionOverlay", {"image": ["6", 0], "caption": CAPTION}),
         "8": ("PreviewImage", {"images": ["7", 0]}),

@@ -45,7 +45,7 @@ def graph(strength: float, lora: str = LORA, single_model: bool = False, strengt
                                  "strength_uncond": strength_uncond}),
         "5": ("IG4_Sampler", {"model": ["9", 0], "conditioning": ["4", 0], "width": 64, "height": 48,
                               "seed": 5, "preset": "Turbo (12 steps)", "batch_size": 1, "denoise": 1.0,
-                              "step_cache": 0.0, "progressive": 0.0, "compile": False}),
+                              "step_cache": 0.0, "progressive": 0.0}),
         "6": ("IG4_VAEDecode", {"vae": ["3", 0], "samples": ["5", 0], "tiling": "auto"}),
         "7": ("SaveImage", {"images": ["6", 0], "filename_prefix": "ig4lora/run"}),
     }  # fmt: skip
