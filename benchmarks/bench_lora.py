@@ -12,7 +12,8 @@ image, guidance 1):
   dequantised weights plus ΔW in the compute dtype: what merging costs when the weights must not be re-quantised);
 - oracle: the diffusers model; with the PEFT adapter loaded (`load_lora_adapter`, unmerged); fused (`fuse_lora`).
 
-Each overhead is relative to its own side's base; the last column is ours / oracle for the same setting.
+Every setting runs once per round, interleaved, and the fastest of the rounds counts, so a busy machine slows
+all settings alike. Each overhead is relative to its own side's base; the last column is ours / oracle.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import copy
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -43,15 +45,20 @@ TEXT_FEATURES = TINY_DIT["llm_features_dim"]  # what the reference helper packs 
 TARGETS = ["to_q", "to_k", "to_v", "to_out.0", "w1", "w2", "w3"]
 
 
-def timed(run, passes: int) -> float:
+def fastest(runs: dict[str, Callable[[], object]], rounds: int) -> dict[str, float]:
+    """Seconds per call of each run: the fastest of `rounds` interleaved calls (robust to a busy machine)."""
+    best = dict.fromkeys(runs, float("inf"))
     with torch.inference_mode():
-        run()
-        sync()
-        start = time.perf_counter()
-        for _ in range(passes):
-            run()
-        sync()
-    return (time.perf_counter() - start) / passes
+        for run in runs.values():
+            run()  # warm-up
+        for _ in range(rounds):
+            for name, run in runs.items():
+                sync()
+                start = time.perf_counter()
+                run()
+                sync()
+                best[name] = min(best[name], time.perf_counter() - start)
+    return best
 
 
 def sync() -> None:
@@ -66,7 +73,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=512, help="image width = height in pixels")
     parser.add_argument("--text", type=int, default=128, help="caption tokens")
     parser.add_argument("--rank", type=int, default=32)
-    parser.add_argument("--passes", type=int, default=3)
+    parser.add_argument("--passes", type=int, default=5, help="interleaved rounds; the fastest call counts")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--dtype", choices=DTYPES, default="fp32")
     args = parser.parse_args()
@@ -103,13 +110,15 @@ def main() -> None:
     def run_oracle(model):
         return lambda: reference_velocity(model, x, t, text, grid)
 
-    rows = {
-        "base (fp8 / dequantised)": (timed(run_ours(ours), args.passes), timed(run_oracle(oracle), args.passes)),
-        f"rank-{args.rank} LoRA, side branch": (timed(run_ours(side), args.passes),
-                                                timed(run_oracle(with_peft), args.passes)),
-        f"rank-{args.rank} LoRA, merged": (timed(run_ours(ours_merged), args.passes),
-                                           timed(run_oracle(fused), args.passes)),
-    }  # fmt: skip
+    names = ["base (fp8 / dequantised)", f"rank-{args.rank} LoRA, side branch", f"rank-{args.rank} LoRA, merged"]
+    times = fastest(
+        {
+            **{("ours", n): run_ours(m) for n, m in zip(names, (ours, side, ours_merged), strict=True)},
+            **{("oracle", n): run_oracle(m) for n, m in zip(names, (oracle, with_peft, fused), strict=True)},
+        },
+        args.passes,
+    )
+    rows = {name: (times["ours", name], times["oracle", name]) for name in names}
     base_ours, base_oracle = rows["base (fp8 / dequantised)"]
     print(f"{args.layers} blocks, hidden {hidden}, {args.size}², {args.text} text tokens, {args.dtype} on {device}")
     print(

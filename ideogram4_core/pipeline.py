@@ -22,7 +22,7 @@ from .images import decoded_to_unit, unit_to_pil
 from .memory_plan import GUIDANCE_1, SINGLE_MODEL, TWO_MODELS, Weights, choose, options, streamed_branches
 from .models.offload import BlockStreamer
 from .models.text_encoder import TextEncoder, load_tokenizer
-from .models.transformer import Ideogram4Transformer
+from .models.transformer import Ideogram4Transformer, TransformerConfig
 from .models.vae import Flux2VAE, load_vae
 from .sampling.fast_modes import EXACT, FastModes, sample_fast
 from .sampling.latents import token_grid, tokens_to_vae
@@ -137,8 +137,7 @@ class Ideogram4Pipeline:
         needs_uncond = self.check_unconditional(settings)
         self.check_token_counts(captions)
         stacks = self.loras.stacks()  # every LoRA is read and checked before any model weights
-        for use in (*stacks[0], *stacks[1]):
-            use.lora.check_fits(config)
+        check_loras_fit(stacks, config)
 
         start = None if edit is None else edit.start(self._encode_image(edit.image))
         features = self._encode(captions)
@@ -146,16 +145,17 @@ class Ideogram4Pipeline:
         grid = token_grid(width, height)
         tokens = self._sample(per_image, grid, (width, height), seed, settings, needs_uncond, stacks, callback, start)
         latent = tokens_to_vae(tokens, grid)
-        images = self._decode(latent)
-        if edit is not None:
-            images = edit.finish(images)
-        return GenerationResult([unit_to_pil(image) for image in images], latent, tokens)
+        return GenerationResult(self._decode(latent, edit), latent, tokens)
 
-    def check_unconditional(self, settings: SamplingSettings) -> bool:
-        """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading."""
+    def check_unconditional(self, settings: SamplingSettings, loras: LoraChoice | None = None) -> bool:
+        """Whether the run needs the unconditional branch; refuses a missing or wrong file before any loading.
+
+        `loras` (default the pipeline's) tells whether single-model mode serves the branch from the conditional
+        weights.
+        """
         if all(g == 1.0 for g in settings.guidance_schedule()):
             return False
-        if self.loras.unconditional_from_conditional:
+        if (loras or self.loras).unconditional_from_conditional:
             return True
         if self.paths.unconditional_transformer is None:
             raise ModelFileError(
@@ -233,8 +233,7 @@ class Ideogram4Pipeline:
         if needs_uncond:
             single = self.loras.unconditional_from_conditional
             uncond_base = base if single else self.load_branch("uncond", on_host="uncond" in streamed)
-        cond = with_loras(base, stacks[0])
-        uncond = None if uncond_base is None else with_loras(uncond_base, stacks[1])
+        cond, uncond = branches_with_loras(base, uncond_base, stacks)
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
             with contextlib.ExitStack() as streaming:
@@ -255,11 +254,11 @@ class Ideogram4Pipeline:
             del vae
             _release(self.device)
 
-    def _decode(self, latent: torch.Tensor) -> torch.Tensor:
-        """VAE latents → (B, H, W, 3) float32 images in [0, 1] on the CPU."""
+    def _decode(self, latent: torch.Tensor, edit: Edit | None) -> list[Image.Image]:
+        """VAE latents → the finished images (see `decode_images`)."""
         vae = self.load_vae()
         try:
-            return decode_units(vae, latent)
+            return decode_images(vae, latent, edit)
         finally:
             del vae
             _release(self.device)
@@ -272,9 +271,28 @@ def decode_units(vae: Flux2VAE, latent: torch.Tensor) -> torch.Tensor:
         return torch.cat([decoded_to_unit(vae.decode(z.unsqueeze(0))).permute(0, 2, 3, 1).cpu() for z in latent])
 
 
-def decode_images(vae: Flux2VAE, latent: torch.Tensor) -> list[Image.Image]:
-    """`decode_units` as 8-bit RGB, rounded like the reference's post-processing."""
-    return [unit_to_pil(image) for image in decode_units(vae, latent)]
+def decode_images(vae: Flux2VAE, latent: torch.Tensor, edit: Edit | None = None) -> list[Image.Image]:
+    """`decode_units` (composited with an edit's picture outside its mask) as 8-bit RGB, rounded like the
+    reference's post-processing."""
+    images = decode_units(vae, latent)
+    if edit is not None:
+        images = edit.finish(images)
+    return [unit_to_pil(image) for image in images]
+
+
+def check_loras_fit(stacks: tuple[LoraStack, LoraStack], config: TransformerConfig) -> None:
+    """Refuse a LoRA made for another model shape before any transformer weights are read."""
+    for use in (*stacks[0], *stacks[1]):
+        use.lora.check_fits(config)
+
+
+def branches_with_loras(
+    base: Ideogram4Transformer, uncond_base: Ideogram4Transformer | None, stacks: tuple[LoraStack, LoraStack]
+) -> tuple[torch.nn.Module, torch.nn.Module | None]:
+    """The branches the sampler runs: each base seen through its stack (bases are shared, never modified).
+    In single-model mode `uncond_base` is `base` itself."""
+    cond = with_loras(base, stacks[0])
+    return cond, None if uncond_base is None else with_loras(uncond_base, stacks[1])
 
 
 def _release(device: torch.device) -> None:

@@ -3,6 +3,7 @@
 from comfy_api.latest import ComfyExtension, io
 
 from .caption_builder import IG4_CaptionBuilder
+from .caption_list import IG4_CaptionList
 from .caption_overlay import IG4_CaptionOverlay
 from .element_mask import IG4_ElementMask
 from .loaders import IG4_ModelLoader, IG4_TextEncoderLoader, IG4_VAELoader
@@ -21,6 +22,7 @@ class Ideogram4Extension(ComfyExtension):
             IG4_TextEncoderLoader,
             IG4_VAELoader,
             IG4_CaptionBuilder,
+            IG4_CaptionList,
             IG4_TextEncode,
             IG4_Sampler,
             IG4_VAEDecode,

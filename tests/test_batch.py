@@ -16,7 +16,7 @@ import pytest
 from PIL import Image
 
 from ideogram4_core.batch.jobs import JobDefaults, read_jobs
-from ideogram4_core.batch.manifest import Manifest
+from ideogram4_core.batch.manifest import Manifest, write_atomic
 from ideogram4_core.batch.runner import local_backend, run_batch
 from ideogram4_core.batch.worker import Worker, WorkerSpec
 from ideogram4_core.caption import dumps_canonical
@@ -168,8 +168,8 @@ def test_bad_input_is_reported_by_line_and_failed_jobs_recorded(model, tmp_path,
     assert "Cannot read the caption file" in errors["nofile"] and "missing.json" in errors["nofile"]
     assert "The caption is empty" in errors["empty"]
     assert "Unknown preset 'FAST'" in errors["preset"]
-    assert "LoRAs in batch jobs are not supported" in errors["lora"]
-    assert by_id["lora"]["loras"] == ["style.safetensors:0.5"]
+    assert "LoRA file not found" in errors["lora"] and "style.safetensors" in errors["lora"]
+    assert by_id["lora"]["loras"] == [f"{tmp_path / 'style.safetensors'}:0.5"]
     # Identical jobs are rendered once: the second names the first one's file.
     assert by_id["same"]["status"] == "done" and by_id["same"]["file"] == "good_1.png"
     assert by_id["same"]["duplicate_of"] == "good"
@@ -262,6 +262,75 @@ def test_kill_mid_run_then_rerun_nothing_missing_or_duplicated(model, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == sorted([r["file"] for r in final] + ["manifest.jsonl"])
 
 
+def test_sigint_stops_cleanly_and_a_rerun_completes(model, tmp_path):
+    """A real Ctrl-C (SIGINT) mid-run: exit 130, every listed image complete, no temporary files; a rerun
+    renders only the rest."""
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [
+        {"id": f"j{i}", "caption": f"{PLAIN} number {i}", "width": 48, "height": 48, "seeds": [1, 2], "steps": 6}
+        for i in range(4)
+    ])  # fmt: skip
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "ideogram4_core", "batch", str(jobs), "--output", str(out), "--model",
+               str(model), "--chunk-size", "1", "--no-progress"]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    manifest = out / "manifest.jsonl"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and process.poll() is None:
+        if manifest.is_file() and manifest.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.05)
+    process.send_signal(signal.SIGINT)
+    err = process.communicate(timeout=120)[1]
+    assert process.returncode == 130, err
+    assert "interrupted: the manifest holds every finished image" in err and "Traceback" not in err
+    listed = rows(out)
+    assert 2 <= len(listed) < 8 and len({(r["id"], r["seed"]) for r in listed}) == len(listed)
+    for row in listed:
+        assert row["status"] == "done"
+        assert hashlib.sha256((out / row["file"]).read_bytes()).hexdigest() == row["sha256"]
+    assert sorted(p.name for p in out.iterdir()) == sorted([r["file"] for r in listed] + ["manifest.jsonl"])
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stderr
+    assert f"8 images in 4 jobs: {8 - len(listed)} to render" in done.stderr
+    assert sorted((r["id"], r["seed"]) for r in rows(out)) == sorted((f"j{i}", s) for i in range(4) for s in (1, 2))
+
+
+def test_bad_csv_rows_are_reported_by_line(model, tmp_path, capsys):
+    table = tmp_path / "jobs.csv"
+    table.write_text(
+        "id,caption,width,height,seed\n"
+        f'ok,"{PLAIN}",32,32,1\n'
+        'cells,"too many",32,32,1,extra\n'
+        'width,"a caption",wide,32,1\n'
+        '"multi","a caption\non two lines",32,32,x\n'
+        f'ok,"{PLAIN}",32,32,2\n'
+        "nofile,,32,32,1\n"
+    )
+    out = tmp_path / "out"
+    code, err = run_cli(capsys, "batch", table, "--output", out, "--model", model, "--steps", 2, "--no-progress")
+    assert code == 1
+    assert "jobs.csv line 3: 6 cells, more than the header; skipped" in err
+    assert 'jobs.csv line 4: "width" must be a whole number (got "wide"); skipped' in err
+    assert 'jobs.csv line 6: "seed" must be a whole number (got "x"); skipped' in err  # the row ends on line 6
+    assert "jobs.csv line 7: duplicate job id 'ok' (first at jobs.csv line 2); skipped" in err
+    assert 'jobs.csv line 8: give exactly one of "caption" and "caption_file"; skipped' in err
+    assert [(r["id"], r["status"]) for r in rows(out)] == [("ok", "done")]
+
+
+def test_ctrl_c_is_held_back_while_an_image_and_its_line_are_written(tmp_path):
+    import os
+
+    from ideogram4_core.batch.manifest import deferred_interrupt
+
+    manifest = Manifest(tmp_path)
+    with pytest.raises(KeyboardInterrupt), deferred_interrupt():
+        os.kill(os.getpid(), signal.SIGINT)
+        write_atomic(tmp_path / "a_1.png", b"png")
+        manifest.append({"id": "a", "seed": 1, "status": "done", "file": "a_1.png", "key": "k"})
+    manifest.close()
+    assert Manifest(tmp_path).done("a", 1, "k") and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
 def test_manifest_drops_a_line_cut_off_by_a_crash(tmp_path):
     path = tmp_path / "manifest.jsonl"
     (tmp_path / "a_1.png").write_bytes(b"png")
@@ -304,7 +373,8 @@ def test_job_fields_map_to_generate_flags(tmp_path):
          "init_image": "in.png", "denoise": 0.6, "mask": "m.png", "edit_elements": [1, 3], "edit_margin": 8},
     ])  # fmt: skip
     (job,) = read_jobs(jobs, JobDefaults()).jobs
-    assert job.loras == ("a.safetensors:0.7", "b.safetensors") and job.unconditional_loras == ("u.safetensors:0.3",)
+    assert job.loras == (f"{tmp_path / 'a.safetensors'}:0.7", str(tmp_path / "b.safetensors"))
+    assert job.unconditional_loras == (f"{tmp_path / 'u.safetensors'}:0.3",)
     assert job.init_image == str(tmp_path / "in.png") and job.mask == str(tmp_path / "m.png")
     assert (job.denoise, job.edit_elements, job.edit_margin) == (0.6, (1, 3), 8)
     assert job.unconditional_from_conditional

@@ -53,3 +53,48 @@ def test_ray_with_two_workers_matches_one_local_worker(model: Path, tmp_path: Pa
         reference = np.asarray(Image.open(local / local_rows[key]["file"])).astype(int)
         # Known: an image rendered first on a fresh Ray actor can differ by one 8-bit level (CPU thread count).
         assert np.abs(ours - reference).max() <= 1, key
+
+
+def test_a_dead_worker_has_its_images_retried_elsewhere(model: Path, tmp_path: Path) -> None:
+    """Both actors are killed when the first image arrives (one mid-chunk, one idle): their chunks go to
+    replacement actors, every image is rendered once and matches a local run."""
+    ray = pytest.importorskip("ray")
+    from ideogram4_core.batch.jobs import read_jobs
+    from ideogram4_core.batch.ray_runner import RayBackend, RayOptions, runtime_env
+    from ideogram4_core.batch.runner import run_batch
+    from ideogram4_core.batch.worker import WorkerSpec
+    from ideogram4_core.pipeline import ModelPaths
+
+    job = {"id": "d", "caption": CAPTION, "width": 32, "height": 32, "seeds": [0, 1, 2, 3], "steps": 3}
+    jobs = _jobs(tmp_path, job)
+    assert _batch(jobs, tmp_path / "local", model).returncode == 0
+    options = RayOptions(workers=2, retries=2, actor_name_prefix="dying")
+    backend = RayBackend(options)
+    killed: list[str] = []
+
+    def killing(spec, chunks, deliver):
+        def deliver_then_kill(outcome):
+            deliver(outcome)
+            if not killed:
+                for name in ("dying-0", "dying-1"):
+                    ray.kill(ray.get_actor(name), no_restart=True)
+                    killed.append(name)
+
+        backend(spec, chunks, deliver_then_kill)
+
+    ray.init(num_cpus=2, runtime_env=runtime_env(), log_to_driver=False, include_dashboard=False)
+    try:
+        spec = WorkerSpec(ModelPaths.from_folder(model), device="cpu")
+        summary = run_batch(read_jobs(jobs), spec, tmp_path / "ray", backend=killing, chunk_size=1, progress=False)
+    finally:
+        ray.shutdown()
+    assert killed == ["dying-0", "dying-1"] and backend.retries_used >= 1
+    assert (summary.rendered, summary.failed, summary.duplicates) == (4, 0, 0), summary.failures
+    rows = _rows(tmp_path / "ray")
+    assert sorted(r["seed"] for r in rows) == [0, 1, 2, 3] and {r["status"] for r in rows} == {"done"}
+    assert len({r["worker"] for r in rows}) >= 2  # the first image's actor, then replacements
+    local = {r["seed"]: r for r in _rows(tmp_path / "local")}
+    for row in rows:
+        ours = np.asarray(Image.open(tmp_path / "ray" / row["file"])).astype(int)
+        reference = np.asarray(Image.open(tmp_path / "local" / local[row["seed"]]["file"])).astype(int)
+        assert np.abs(ours - reference).max() <= 1, row["seed"]  # see the note in the test above

@@ -82,6 +82,22 @@ def test_a_transparent_area_of_the_picture_is_the_mask(capsys, repo, picture, tm
     assert np.abs(pixels(out)[:, 56:] - pixels(picture)[:, 56:]).mean() > 5
 
 
+def test_sixteen_bit_grey_picture_with_a_palette_mask(capsys, repo, tmp_path):
+    """Converted, not refused: a 16-bit grey picture is edited in RGB; a palette mask's white repaints."""
+    grey = (np.linspace(0, 65535, 64 * 96).reshape(64, 96)).astype(np.uint16)
+    Image.fromarray(grey).save(tmp_path / "grey16.png")
+    mask = Image.new("P", (96, 64))
+    mask.putpalette([0, 0, 0, 255, 255, 255])
+    mask.paste(1, (0, 0, 48, 32))  # the top-left quarter
+    mask.save(tmp_path / "palette_mask.png")
+    out = tmp_path / "grey_edit.png"
+    code, err = run(capsys, repo, out, "--init-image", tmp_path / "grey16.png", "--mask", tmp_path / "palette_mask.png")
+    assert code == 0, err
+    got, original = pixels(out), np.round(grey / 257).astype(np.int16)[..., None].repeat(3, 2)
+    assert np.array_equal(got[34:], original[34:]) and np.array_equal(got[:, 50:], original[:, 50:])
+    assert np.abs(got[:30, :46] - original[:30, :46]).mean() > 5
+
+
 def test_element_edit_repaints_only_its_box_with_the_margin(capsys, repo, picture, tmp_path):
     out = tmp_path / "element.png"
     code, err = run(capsys, repo, out, "--init-image", picture, "--edit-elements", "1", "--edit-margin", "8")
@@ -128,12 +144,15 @@ def test_sizes_that_are_not_multiples_of_16(capsys, repo, tmp_path):
         (["--mask", "{notes}"], "is not an image PIL can read"),
         (["--outpaint", "1,2,3"], "must be four pixel counts LEFT,TOP,RIGHT,BOTTOM"),
         (["--edit-elements", "one"], "'one' is not an element number"),
+        (["--init-image", "{cut}"], "damaged or truncated"),
+        (["--init-image", "{notes}"], "is not an image PIL can read"),
     ],
 )
 def test_bad_edit_input(capsys, repo, picture, tmp_path, extra, message):
-    notes = tmp_path / "notes.png"
+    notes, cut = tmp_path / "notes.png", tmp_path / "cut.png"
     notes.write_text("not a picture")
-    extra = [str(notes) if e == "{notes}" else e for e in extra]
+    cut.write_bytes(picture.read_bytes()[:100])
+    extra = [{"{notes}": str(notes), "{cut}": str(cut)}.get(e, e) for e in extra]
     code, err = run(capsys, repo, tmp_path / "x.png", "--init-image", picture, *extra)
     assert code == 2 and message in err and err.count("error:") == 1
 

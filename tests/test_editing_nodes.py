@@ -35,6 +35,18 @@ def test_vae_encode_gives_the_engines_tokens_in_comfys_layout(pack, loaded):
     assert encode.execute(loaded.vae, odd, fit="crop").values[0]["samples"].shape == (1, 128, 3, 4)
 
 
+def test_vae_encode_tiles_when_the_image_does_not_fit(pack, fake, loaded):
+    """Too large for the free memory: encoded in tiles (said in the status); one default tile covers this small
+    image, so the latent is the whole image's exactly."""
+    encode = _node("vae_encode", "IG4_VAEEncode")
+    image = torch.rand(1, 64, 96, 3)
+    whole = encode.execute(loaded.vae, image)
+    fake.free_memory = 1 << 10
+    tiled = encode.execute(loaded.vae, image)
+    assert whole.ui["text"] == ["1 × 96×64 encoded"] and tiled.ui["text"] == ["1 × 96×64 encoded in tiles"]
+    assert torch.equal(tiled.values[0]["samples"], whole.values[0]["samples"])
+
+
 def test_sampler_honours_noise_mask(pack, loaded):
     encode = _node("vae_encode", "IG4_VAEEncode")
     samples = encode.execute(loaded.vae, torch.rand(1, 48, 64, 3)).values[0]["samples"]
@@ -49,6 +61,14 @@ def test_sampler_honours_noise_mask(pack, loaded):
     kept[0, 0] = False
     assert torch.equal(out[:, :, kept], samples[:, :, kept].expand(2, -1, -1))
     assert not torch.equal(out[:, :, 0, 0], samples[:, :, 0, 0].expand(2, -1))
+    per_image = torch.zeros(2, 1, 48, 64)  # Set Latent Noise Mask's layout, one mask per image
+    per_image[1, :, 16:32, 16:32] = 1.0  # image 2: token (1, 1) only
+    out = pack.sampler.IG4_Sampler.execute(
+        loaded.model, conditioning, batch_size=2, **run, latent={"samples": samples, "noise_mask": per_image}
+    ).values[0]["samples"]
+    assert torch.equal(out[0], samples[0])
+    kept[0, 0], kept[1, 1] = True, False
+    assert torch.equal(out[1][:, kept], samples[0][:, kept]) and not torch.equal(out[1], samples[0])
     with pytest.raises(pack.errors.Ideogram4Error, match="noise mask holds 3 masks but this run makes 2"):
         pack.sampler.IG4_Sampler.execute(
             loaded.model,
@@ -71,6 +91,32 @@ def test_element_mask_node(pack):
     assert "element(s) 1" in out.ui["text"][0]
     with pytest.raises(pack.errors.CaptionError, match="Element 2 does not exist"):
         node.execute(CAPTION, "1, 2", 0, 200, 100)
+    unboxed = CAPTION.replace('"bbox": [100, 100, 600, 500], ', "")
+    with pytest.raises(pack.errors.CaptionError, match=r"Element 1 .*'a kite'.* has no box; draw a box for it in"):
+        node.execute(unboxed, "1", 0, 200, 100)
+    with pytest.raises(pack.errors.CaptionError, match="'x' is not an element number"):
+        node.execute(CAPTION, "x", 0, 200, 100)
+
+
+@pytest.mark.parametrize("denoise", [0.0, -0.5, 1.5])
+def test_sampler_refuses_denoise_outside_0_1(pack, loaded, denoise):
+    samples = _node("vae_encode", "IG4_VAEEncode").execute(loaded.vae, torch.rand(1, 32, 32, 3)).values[0]
+    conditioning = pack.text_encode.IG4_TextEncode.execute(loaded.text_encoder, CAPTION).values[0]
+    with pytest.raises(pack.errors.Ideogram4Error, match=r"denoise must be in \(0, 1\]"):
+        pack.sampler.IG4_Sampler.execute(
+            loaded.model, conditioning, width=1024, height=1024, seed=0, batch_size=1, preset=TURBO,
+            denoise=denoise, latent=samples,
+        )  # fmt: skip
+
+
+def test_a_noise_mask_that_is_no_image_mask_is_refused(pack, loaded):
+    samples = _node("vae_encode", "IG4_VAEEncode").execute(loaded.vae, torch.rand(1, 32, 32, 3)).values[0]
+    conditioning = pack.text_encode.IG4_TextEncode.execute(loaded.text_encoder, CAPTION).values[0]
+    with pytest.raises(pack.errors.Ideogram4Error, match=r"A mask must be \(H, W\) or \(B, H, W\)"):
+        pack.sampler.IG4_Sampler.execute(
+            loaded.model, conditioning, width=1024, height=1024, seed=0, batch_size=1, preset=TURBO,
+            latent=samples | {"noise_mask": torch.ones(1, 3, 32, 32)},
+        )  # fmt: skip
 
 
 def test_tokens_to_comfy_round_trip():

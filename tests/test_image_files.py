@@ -73,6 +73,15 @@ def test_bad_files_get_one_clear_message(tmp_path):
         load_picture(tmp_path / "missing.png")
 
 
+def test_a_picture_too_large_to_edit_is_refused_before_decoding(tmp_path, monkeypatch):
+    """Above the ceiling (about 16k × 16k) the header's size is enough to stop; smaller pictures encode in tiles."""
+    path = _save(tmp_path, Image.new("RGB", (64, 48)), "big.png")
+    monkeypatch.setattr("ideogram4_core.image_files.MAX_PIXELS", 64 * 48 - 1)
+    for load in (load_picture, load_mask):
+        with pytest.raises(Ideogram4Error, match="is 64×48, too large to edit; scale it down to at most 2048"):
+            load(path)
+
+
 CAPTION = (
     '{"compositional_deconstruction":{"background":"paper","elements":['
     '{"type":"text","bbox":[60,80,220,920],"text":"NIGHT SOUNDS","desc":"headline"},'

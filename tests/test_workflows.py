@@ -23,6 +23,10 @@ CORE_NODES = {
     "SaveImage": ("Save Image", ["filename_prefix"]),
     "PreviewImage": ("Preview Image", []),
     "PrimitiveStringMultiline": ("Text (Multiline)", ["value"]),
+    "LoadImage": ("Load Image", ["image", None]),  # None: the upload button's value
+    "SetLatentNoiseMask": ("Set Latent Noise Mask", []),
+    "ImageCompositeMasked": ("Image Composite Masked", ["x", "y", "resize_source"]),
+    "ImagePadForOutpaint": ("Pad Image for Outpainting", ["left", "top", "right", "bottom", "feathering"]),
 }
 VIRTUAL = {"Note", "MarkdownNote"}  # frontend-only nodes, left out of API prompts
 MODEL_NAMES = {
@@ -82,7 +86,7 @@ def to_api(workflow: dict, node_types: NodeTypes) -> dict:
 
 def test_every_workflow_has_an_api_twin():
     assert [p.name for p in WORKFLOWS] == sorted(p.name for p in (ROOT / "example_workflows" / "api").glob("*.json"))
-    assert len(WORKFLOWS) == 5
+    assert len(WORKFLOWS) == 9
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.stem)

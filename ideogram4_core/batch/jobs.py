@@ -3,8 +3,8 @@
 A job's fields are `generate`'s flags with dashes as underscores (see DESIGN.md, batch contract):
 `id`, `caption` (an object, serialised canonically, or text used verbatim) or `caption_file` (relative to the
 jobs file), `width`, `height`, `seed` / `seeds` / `variations` (seeds seed … seed+N−1), `preset` and the
-explicit settings, and the fields later features fill: `loras`, `unconditional_loras`,
-`unconditional_from_conditional`, `init_image`, `denoise`, `mask`, `edit_elements`, `edit_margin`.
+explicit settings, LoRAs (`loras`, `unconditional_loras`, `unconditional_from_conditional`) and editing
+(`init_image`, `denoise`, `mask`, `edit_elements`, `edit_margin`). File paths are relative to the jobs file.
 
 Structural problems (not JSON, unknown fields, wrong types, a missing or duplicate id) are input problems,
 reported by line and skipped. Problems with a valid job's content (an unreadable caption file, an unknown
@@ -23,8 +23,10 @@ from pathlib import Path
 from typing import Any
 
 from ..caption import dumps_canonical
+from ..edit_request import EDIT_MARGIN, EditRequest
 from ..errors import Ideogram4Error
 from ..sampling.schedule import OVERRIDABLE, SamplingSettings, settings_from
+from ..weights.lora import LoraChoice, parse_lora_argument
 
 MAX_SEED = 2**64 - 1
 _ID = re.compile(r"[^/\\\x00-\x1f]{1,200}")
@@ -57,7 +59,7 @@ class Job:
         return hashlib.sha256(self.caption.encode("utf-8")).hexdigest()
 
     def extras(self) -> dict[str, Any]:
-        """The fields later features fill, where set (part of what makes two jobs identical)."""
+        """The LoRA and editing fields, where set (part of what makes two jobs identical)."""
         names = (*_LIST_FIELDS, "unconditional_from_conditional", "init_image", "denoise", "mask", "edit_margin")
         return {name: getattr(self, name) for name in names if getattr(self, name) not in (None, (), False)}
 
@@ -66,6 +68,22 @@ class Job:
         settings = asdict(self.settings) if self.settings else None
         facts = [self.caption_sha256, self.width, self.height, settings, seed, self.extras()]
         return hashlib.sha256(json.dumps(facts, sort_keys=True).encode()).hexdigest()
+
+    def lora_choice(self) -> LoraChoice:
+        """The LoRAs per branch, as `generate --lora/--unconditional-lora/--unconditional-from-conditional`."""
+        return LoraChoice(
+            tuple(parse_lora_argument(text) for text in self.loras),
+            tuple(parse_lora_argument(text) for text in self.unconditional_loras),
+            self.unconditional_from_conditional,
+        )
+
+    def edit_request(self) -> EditRequest | None:
+        """The picture to edit, as `generate --init-image/--mask/--denoise/--edit-elements/--edit-margin`."""
+        if self.init_image is None:
+            return None
+        margin = EDIT_MARGIN if self.edit_margin is None else self.edit_margin
+        mask = None if self.mask is None else Path(self.mask)
+        return EditRequest(Path(self.init_image), mask, self.edit_elements, margin, denoise=self.denoise)
 
 
 @dataclass(frozen=True)
@@ -139,8 +157,21 @@ def _lora(name: str, value: Any) -> str:
     """`FILE[:S]` as generate's --lora takes it, or {"file": …, "strength": S}."""
     if isinstance(value, Mapping) and set(value) <= {"file", "strength"} and "file" in value:
         file = _text(f"{name}.file", value["file"])
-        return f"{file}:{_float(f'{name}.strength', value['strength']):g}" if "strength" in value else file
-    return _text(name, value)
+        text = f"{file}:{_float(f'{name}.strength', value['strength']):g}" if "strength" in value else file
+    else:
+        text = _text(name, value)
+    try:
+        parse_lora_argument(text)
+    except Ideogram4Error as exc:
+        raise _FieldError(f'"{name}": {exc}') from None
+    return text
+
+
+def _relative_to(base: Path, lora: str) -> str:
+    """A LoRA's `FILE[:S]` with FILE relative to the jobs file's folder."""
+    request = parse_lora_argument(lora)
+    path = str(base / request.path)
+    return path if request.strength == 1.0 and request.path == Path(lora) else f"{path}:{request.strength:g}"
 
 
 _LIST_FIELDS: dict[str, Callable[[str, Any], Any]] = {
@@ -167,6 +198,7 @@ _SCALARS: dict[str, Callable[[str, Any], Any]] = {
     "edit_margin": lambda n, v: _int(n, v, low=0, high=1 << 16),
 }
 _PATH_FIELDS = ("init_image", "mask")
+_EDIT_FIELDS = ("denoise", "mask", "edit_elements", "edit_margin")
 FIELDS = ("id", "caption", "caption_file", "seeds", *_SCALARS, *_LIST_FIELDS)
 
 
@@ -281,6 +313,11 @@ def _job(where: str, record: dict[str, Any], base: Path, defaults: JobDefaults) 
     for name in _PATH_FIELDS:
         if name in values:
             values[name] = str(base / values[name])
+    for name in ("loras", "unconditional_loras"):
+        lists[name] = tuple(_relative_to(base, lora) for lora in lists.get(name, ()))
+    orphans = [name for name in _EDIT_FIELDS if name in record] if "init_image" not in record else []
+    if orphans:
+        raise _FieldError(f'{", ".join(map(repr, orphans))} need "init_image": the picture to edit')
     error, caption = None, ""
     try:
         caption = _caption(record, base)

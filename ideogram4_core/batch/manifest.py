@@ -3,15 +3,19 @@
 Order of writes for every image: PNG to a temporary file, fsync, rename; only then its manifest line, flushed
 and fsynced. A crash between the two leaves an image without a line (rendered again next run); a crash while
 writing a line leaves a partial last line, which the next run cuts off. So every `done` line names a complete
-file, and a rerun skips exactly what the manifest holds.
+file, and a rerun skips exactly what the manifest holds. Ctrl-C is held back while an image and its line are
+written (`deferred_interrupt`), so an interrupted run leaves no image without its line.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Iterable
+import signal
+import threading
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +41,25 @@ def write_atomic(path: Path, data: bytes) -> None:
     finally:
         temp.unlink(missing_ok=True)
     _fsync_folder(path.parent)
+
+
+@contextlib.contextmanager
+def deferred_interrupt() -> Iterator[None]:
+    """Hold back Ctrl-C (SIGINT) for the `with` block and raise KeyboardInterrupt after it, if one came.
+
+    Only the main thread can handle signals; elsewhere the block runs unchanged.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    previous = signal.signal(signal.SIGINT, lambda number, frame: received.append(number))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler if previous is None else previous)
+    if received:
+        raise KeyboardInterrupt
 
 
 def _fsync_folder(folder: Path) -> None:
@@ -114,10 +137,10 @@ class Manifest:
         }
 
     def append(self, row: dict[str, Any]) -> None:
+        self.rows[(row.get("id"), row.get("seed"))] = row  # first: `compact` keeps it even if the write is cut
         self._handle.write(json.dumps(row, ensure_ascii=False) + "\n")
         self._handle.flush()
         os.fsync(self._handle.fileno())
-        self.rows[(row.get("id"), row.get("seed"))] = row
 
     def compact(self, order: Iterable[tuple[str, int]]) -> None:
         """Rewrite atomically with one row per image, in job order (rows of jobs no longer listed go last)."""

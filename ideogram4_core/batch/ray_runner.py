@@ -61,7 +61,7 @@ class RayBackend:
         ray = require_ray()
         started_here = not ray.is_initialized()
         if started_here:
-            ray.init(address=self.options.address, runtime_env=_runtime_env(), log_to_driver=False)
+            ray.init(address=self.options.address, runtime_env=runtime_env(), log_to_driver=False)
         actors: list[Any] = []
         try:
             actor_class, count = self._actor_class(ray, spec)
@@ -129,7 +129,7 @@ def _reason(exc: Exception) -> str:
     return str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
 
 
-def _runtime_env() -> dict[str, Any]:
+def runtime_env() -> dict[str, Any]:
     """Ship this engine's code to every node (each node still needs torch and the other dependencies)."""
     package = Path(__file__).resolve().parents[1]
     return {"py_modules": [str(package)]}

@@ -7,6 +7,7 @@ the same whether the images come from a worker in this process (`local_backend`)
 
 from __future__ import annotations
 
+import struct
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
@@ -17,11 +18,11 @@ from typing import Any
 from ..errors import Ideogram4Error
 from ..sampling.sizes import check_size
 from ..weights.transformer_weights import read_transformer_config
-from .fingerprint import model_fingerprints
+from .fingerprint import component_sha256, model_fingerprints
 from .jobs import Job, JobSet
-from .manifest import Manifest, prepare_output, sha256_hex, write_atomic
+from .manifest import Manifest, deferred_interrupt, prepare_output, sha256_hex, write_atomic
 from .progress import BatchProgress
-from .worker import ImageTask, Outcome, Worker, WorkerSpec
+from .worker import ImageTask, Outcome, Worker, WorkerSpec, group_key
 
 Deliver = Callable[[Outcome], None]
 Backend = Callable[[WorkerSpec, list[list[ImageTask]], Deliver], None]
@@ -62,11 +63,11 @@ class BatchSummary:
 
 
 def plan_chunks(tasks: list[ImageTask], chunk_size: int) -> list[list[ImageTask]]:
-    """Chunks of at most `chunk_size` images, ordered so that a chunk shares sizes, settings and captions."""
+    """Chunks of at most `chunk_size` images, ordered so that a chunk shares sizes, settings, LoRA sets, edits
+    and captions (so a worker reads each LoRA set once while it lasts)."""
 
     def order(task: ImageTask) -> tuple:
-        job = task.job
-        return job.width, job.height, repr(job.settings), job.caption_sha256
+        return repr(group_key(task.job)), task.job.caption_sha256
 
     ordered = sorted(tasks, key=order)  # stable: input order within equal keys
     return [ordered[i : i + chunk_size] for i in range(0, len(ordered), chunk_size)]
@@ -78,6 +79,7 @@ class _Run:
     def __init__(self, output: Path, manifest: Manifest, models: dict[str, str], summary: BatchSummary) -> None:
         self.output, self.manifest, self.models, self.summary = output, manifest, models, summary
         self.waiting: dict[str, list[ImageTask]] = {}  # render key → identical images of other jobs
+        self.lora_hashes: dict[Path, str] = {}
         self.progress: BatchProgress | None = None
 
     def row(self, task: ImageTask, outcome: Outcome | None, **fields: Any) -> dict[str, Any]:
@@ -88,8 +90,26 @@ class _Run:
         if outcome is not None:
             row |= {"timings": {k: round(v, 4) for k, v in outcome.timings.items()}, "worker": outcome.worker}
             row |= {"encode_cached": outcome.encode_cached}
-        row |= {"models": self.models, "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+        loras = self.lora_fingerprints(job)
+        row |= {
+            "models": {**self.models, **loras},
+            "finished": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        }
         return row
+
+    def lora_fingerprints(self, job: Job) -> dict[str, str]:
+        """Header hashes of the job's LoRA files that exist (`lora:<path>`), each file hashed once per run."""
+        choice = job.lora_choice()
+        out = {}
+        for request in (*choice.cond, *choice.uncond):
+            if request.path not in self.lora_hashes and request.path.is_file():
+                try:
+                    self.lora_hashes[request.path] = component_sha256(request.path)
+                except (OSError, struct.error):  # unreadable: its job fails with the loader's message
+                    continue
+            if request.path in self.lora_hashes:
+                out[f"lora:{request.path}"] = self.lora_hashes[request.path]
+        return out
 
     def fail(self, task: ImageTask, error: str, outcome: Outcome | None = None) -> None:
         self.manifest.append(self.row(task, outcome, status="failed", file=None, sha256=None, error=error))
@@ -97,21 +117,27 @@ class _Run:
         self.summary.failures.append(f"{task.job.id} seed {task.seed}: {error}")
 
     def deliver(self, outcome: Outcome) -> None:
+        """Record a finished image: its file and its row (and its twins' rows) as one step Ctrl-C cannot split."""
+        with deferred_interrupt():
+            self._record(outcome)
+        if self.progress is not None:
+            self.progress.advance(outcome.png is not None)
+
+    def _record(self, outcome: Outcome) -> None:
         task = outcome.task
         if outcome.png is None:
             self.fail(task, outcome.error or "unknown error", outcome)
             for twin in self.waiting.pop(task.key, []):
                 self.fail(twin, outcome.error or "unknown error", outcome)
-        else:
-            began = time.perf_counter()
-            write_atomic(self.output / task.file, outcome.png)
-            outcome.timings["write"] = time.perf_counter() - began
-            done = self.row(task, outcome, status="done", file=task.file, sha256=sha256_hex(outcome.png))
-            self.manifest.append(done)
-            self.summary.rendered += 1
-            for twin in self.waiting.pop(task.key, []):
-                self.copy_of(twin, done)
-        if self.progress is not None:
+            return
+        began = time.perf_counter()
+        write_atomic(self.output / task.file, outcome.png)
+        outcome.timings["write"] = time.perf_counter() - began
+        done = self.row(task, outcome, status="done", file=task.file, sha256=sha256_hex(outcome.png))
+        self.manifest.append(done)
+        self.summary.rendered += 1
+        for twin in self.waiting.pop(task.key, []):
+            self.copy_of(twin, done)
             self.progress.advance(outcome.png is not None)
 
     def copy_of(self, task: ImageTask, done: dict[str, Any]) -> None:

@@ -1,9 +1,12 @@
 """One batch worker: loads each model once, then renders lists of images in stages.
 
 For a list of images: every caption not yet cached is encoded (encodings cached by caption hash), images of
-the same size and settings are sampled together (`batch_size` per sampler call, default 1), then each latent is
-decoded and encoded as PNG. With `batch_size` 1 an image is pixel-identical to `generate --seed S` (the same
-noise, features and decoder calls); larger sampler batches are faster on GPUs but change rounding slightly.
+the same size, settings, LoRAs and edit are sampled together (`batch_size` per sampler call, default 1), then
+each latent is decoded and encoded as PNG. LoRAs are side branches over the base transformers, which load once
+and are never modified; a LoRA set is read once and kept while consecutive groups use it. An edit's picture is
+read and encoded once per group. With `batch_size` 1 an image is pixel-identical to `generate --seed S` with
+the job's flags (the same noise, features, LoRA branches, start latent and decoder calls, via the pipeline's
+own helpers); larger sampler batches are faster on GPUs but change rounding slightly.
 The worker returns PNG bytes and never writes files: the runner owns the output folder and the manifest.
 """
 
@@ -21,29 +24,20 @@ from typing import TypeVar
 import torch
 
 from ..devices import resolve_device, resolve_dtype
+from ..edit_request import EditRequest
+from ..editing import Edit, encode_image
 from ..errors import Ideogram4Error
 from ..models.text_encoder import TextEncoder
 from ..models.transformer import Ideogram4Transformer
 from ..models.vae import Flux2VAE
-from ..pipeline import Ideogram4Pipeline, ModelPaths, decode_images
+from ..pipeline import Ideogram4Pipeline, ModelPaths, branches_with_loras, decode_images
 from ..png_metadata import png_bytes, png_info
 from ..sampling.latents import token_grid, tokens_to_vae
-from ..sampling.sampler import initial_noise, sample
+from ..sampling.sampler import StartLatent, initial_noise, sample
+from ..weights.lora import LoraChoice, LoraStack
 from .jobs import Job
 
 T = TypeVar("T")
-
-# Fields a job may carry that this engine cannot render yet, and what to tell the user.
-_NOT_SUPPORTED = {
-    "loras": "LoRAs",
-    "unconditional_loras": "LoRAs",
-    "unconditional_from_conditional": "--unconditional-from-conditional",
-    "init_image": "init images",
-    "denoise": "init images",
-    "mask": "masks",
-    "edit_elements": "element editing",
-    "edit_margin": "element editing",
-}
 
 
 @dataclass(frozen=True)
@@ -117,15 +111,15 @@ class Worker:
         self._cond: Ideogram4Transformer | None = None
         self._uncond: Ideogram4Transformer | None = None
         self._vae: Flux2VAE | None = None
+        self._loras: tuple[LoraChoice, tuple[LoraStack, LoraStack]] | None = None  # the set in use
 
     def render(self, tasks: Sequence[ImageTask]) -> Iterator[Outcome]:
         """Encode, sample and decode `tasks`; yields one Outcome per task as each image is finished."""
         outcomes = {id(t): Outcome(t, self.name) for t in tasks}
         ready = []
         for task in tasks:
-            problem = task.job.error or _unsupported(task.job)
-            if problem:
-                outcomes[id(task)].error = problem
+            if task.job.error:
+                outcomes[id(task)].error = task.job.error
                 yield outcomes[id(task)]
             else:
                 ready.append(task)
@@ -136,13 +130,14 @@ class Worker:
         if not latents:
             return
         vae = self._decoder()
-        for task, latent in latents:
+        for task, latent, edit in latents:
             outcome = outcomes[id(task)]
             began = time.perf_counter()
-            (image,) = decode_images(vae, latent.unsqueeze(0))
+            (image,) = decode_images(vae, latent.unsqueeze(0), edit)
             outcome.timings["decode"] = time.perf_counter() - began
             began = time.perf_counter()
-            info = png_info(task.job.caption, task.seed, task.job.settings, ideogram4_job=_job_text(task))
+            loras = task.job.lora_choice().describe()
+            info = png_info(task.job.caption, task.seed, task.job.settings, loras, ideogram4_job=_job_text(task))
             outcome.png = png_bytes(image, info)
             outcome.timings["png"] = time.perf_counter() - began
             yield outcome
@@ -159,9 +154,10 @@ class Worker:
                 outcome.encode_cached, outcome.timings["encode"] = True, 0.0
                 continue
             if sha not in errors:
-                began = time.perf_counter()
                 try:
-                    features[sha] = self._text_encoder().encode([task.job.caption])[0]
+                    encoder = self._text_encoder()  # loaded once; its loading is not counted as encoding
+                    began = time.perf_counter()
+                    features[sha] = encoder.encode([task.job.caption])[0]
                     outcome.timings["encode"] = time.perf_counter() - began
                     self.cache.put(sha, features[sha])
                     continue
@@ -174,34 +170,57 @@ class Worker:
     def _sample_all(
         self, tasks: list[ImageTask], features: dict[str, torch.Tensor], outcomes: dict[int, Outcome]
     ) -> Iterator[Outcome]:
-        """(task, latent) pairs for every task sampled; a group whose sampling fails is yielded as failed."""
+        """(task, latent, edit) for every task sampled; a group whose sampling fails is yielded as failed."""
         groups: dict[tuple, list[ImageTask]] = {}
         for task in tasks:
-            job = task.job
-            groups.setdefault((job.width, job.height, job.settings), []).append(task)
-        latents: list[tuple[ImageTask, torch.Tensor]] = []
-        for (width, height, settings), group in groups.items():
-            grid = token_grid(width, height)
-            for start in range(0, len(group), self.batch_size):
-                batch = group[start : start + self.batch_size]
+            groups.setdefault(group_key(task.job), []).append(task)
+        latents: list[tuple[ImageTask, torch.Tensor, Edit | None]] = []
+        for group in groups.values():
+            job = group[0].job
+            grid, size = token_grid(job.width, job.height), (job.width, job.height)
+            try:
+                cond, uncond, edit, start = self._group_inputs(job)
+            except (Ideogram4Error, torch.OutOfMemoryError) as exc:
+                yield from _failed(group, exc, outcomes)
+                continue
+            for first in range(0, len(group), self.batch_size):
+                batch = group[first : first + self.batch_size]
                 began = time.perf_counter()
                 try:
-                    needs_uncond = self.pipeline.check_unconditional(settings)
-                    cond, uncond = self._transformers(needs_uncond)
                     text = [features[t.job.caption_sha256] for t in batch]
                     noise = torch.cat([initial_noise(t.seed, 1, grid[0] * grid[1]) for t in batch])
-                    tokens = sample(cond, uncond, text, noise, grid, (width, height), settings).cpu()
+                    tokens = sample(cond, uncond, text, noise, grid, size, job.settings, start=start).cpu()
                 except (Ideogram4Error, torch.OutOfMemoryError) as exc:
-                    message = str(exc) if isinstance(exc, Ideogram4Error) else "out of memory while sampling"
-                    for task in batch:
-                        outcomes[id(task)].error = message
-                        yield outcomes[id(task)]
+                    yield from _failed(batch, exc, outcomes)
                     continue
                 seconds = (time.perf_counter() - began) / len(batch)
                 for task, latent in zip(batch, tokens_to_vae(tokens, grid), strict=True):
                     outcomes[id(task)].timings["sample"] = seconds
-                    latents.append((task, latent))
+                    latents.append((task, latent, edit))
         return latents
+
+    def _group_inputs(
+        self, job: Job
+    ) -> tuple[torch.nn.Module, torch.nn.Module | None, Edit | None, StartLatent | None]:
+        """The branches (with the group's LoRAs) and the edit with its start latent, shared by a group."""
+        choice = job.lora_choice()
+        needs_uncond = self.pipeline.check_unconditional(job.settings, choice)
+        stacks = self._lora_stacks(choice)
+        base, uncond_base = self._transformers(needs_uncond and not choice.unconditional_from_conditional)
+        if needs_uncond and choice.unconditional_from_conditional:
+            uncond_base = base
+        cond, uncond = branches_with_loras(base, uncond_base, stacks)
+        request = job.edit_request()
+        if request is None:
+            return cond, uncond, None, None
+        edit = request.build(job.caption, job.width, job.height)
+        return cond, uncond, edit, edit.start(encode_image(self._decoder(), edit.image).cpu())
+
+    def _lora_stacks(self, choice: LoraChoice) -> tuple[LoraStack, LoraStack]:
+        """The LoRA files of `choice`, read once while consecutive groups keep the same set."""
+        if self._loras is None or self._loras[0] != choice:
+            self._loras = (choice, choice.stacks())
+        return self._loras[1]
 
     def _text_encoder(self) -> TextEncoder:
         if self._encoder is None:
@@ -228,11 +247,19 @@ class Worker:
         return model
 
 
-def _unsupported(job: Job) -> str | None:
-    names = sorted({_NOT_SUPPORTED[name] for name in job.extras()})
-    if not names:
-        return None
-    return f"{' and '.join(names)} in batch jobs are not supported by this engine yet; remove those fields."
+def group_key(job: Job) -> tuple:
+    """Jobs with equal keys share a sampler call: size, settings, LoRA set and edit (the caption too when the
+    edit's mask comes from the caption's element boxes)."""
+    request: EditRequest | None = job.edit_request()
+    caption = job.caption_sha256 if request is not None and request.edit_elements else None
+    return job.width, job.height, job.settings, job.lora_choice(), request, caption
+
+
+def _failed(tasks: Sequence[ImageTask], exc: Exception, outcomes: dict[int, Outcome]) -> Iterator[Outcome]:
+    message = str(exc) if isinstance(exc, Ideogram4Error) else "out of memory while sampling"
+    for task in tasks:
+        outcomes[id(task)].error = message
+        yield outcomes[id(task)]
 
 
 def _job_text(task: ImageTask) -> str:

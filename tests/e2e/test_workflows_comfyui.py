@@ -16,13 +16,27 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
+from PIL import Image, ImageDraw
 
+from ideogram4_core.caption.elements import element_boxes
+from ideogram4_core.sampling.masks import box_mask
 from tools.ideogram4_client import apply_overrides
 
 from .comfyui_harness import ARTIFACTS, PACK_DIR_NAME, REPO, ComfyPage, ComfyUI
 from .model_files import placed_model_files
-from .workflow_specs import SPECS, WorkflowSpec
+from .workflow_specs import (
+    EDITED_POSTER_CAPTION,
+    HEADLINE,
+    INPAINT,
+    OUTPAINT,
+    PICTURE,
+    POSTER_PICTURE,
+    SPECS,
+    TRANSPARENT_PICTURE,
+    WorkflowSpec,
+)
 
 WORKFLOWS = REPO / "example_workflows"
 PACK_NODES = {
@@ -35,8 +49,12 @@ PACK_NODES = {
     "IG4_VAEDecode",
     "IG4_CaptionOverlay",
     "IG4_LoraLoader",
+    "IG4_VAEEncode",
+    "IG4_ElementMask",
 }
 WRITE = os.environ.get("IG4_WRITE_WORKFLOWS") == "1"
+SIZE = 256  # every run: the smallest size, quick on the CPU; the editing examples' pictures have it too
+HOLE = (slice(96, 160), slice(64, 192))  # rows, columns of the masked picture's transparent area
 
 BUILD_JS = """spec => {
   app.graph.clear();
@@ -99,6 +117,35 @@ def models(comfyui: ComfyUI) -> Iterator[Path]:
         yield repo
 
 
+def example_picture(seed: int) -> Image.Image:
+    """A SIZE×SIZE RGB picture with gradients and shapes (edges that a blurred result would not reproduce)."""
+    rng = np.random.default_rng(seed)
+    ramp = np.linspace(0, 255, SIZE, dtype=np.float32)
+    pixels = np.stack([ramp[None, :].repeat(SIZE, 0), ramp[:, None].repeat(SIZE, 1), np.full((SIZE, SIZE), 96.0)])
+    picture = Image.fromarray(pixels.transpose(1, 2, 0).astype(np.uint8))
+    draw = ImageDraw.Draw(picture)
+    for _ in range(6):
+        x, y = rng.integers(0, SIZE - 64, 2)
+        draw.ellipse((x, y, x + 64, y + 48), fill=tuple(int(v) for v in rng.integers(0, 256, 3)))
+    return picture
+
+
+@pytest.fixture(scope="module")
+def pictures(comfyui: ComfyUI) -> Iterator[dict[str, Image.Image]]:
+    """The editing examples' pictures in ComfyUI's input folder (the masked one transparent over HOLE)."""
+    masked = example_picture(0).convert("RGBA")
+    alpha = np.full((SIZE, SIZE), 255, np.uint8)
+    alpha[HOLE] = 0
+    masked.putalpha(Image.fromarray(alpha))
+    files = {PICTURE: example_picture(0), POSTER_PICTURE: example_picture(1), TRANSPARENT_PICTURE: masked}
+    folder = comfyui.base_dir / "input"
+    for name, picture in files.items():
+        picture.save(folder / name)
+    yield files
+    for name in files:
+        (folder / name).unlink()
+
+
 def graph_to_prompt(page: ComfyPage) -> dict:
     return page.page.evaluate("async () => (await app.graphToPrompt()).output")
 
@@ -133,7 +180,9 @@ def test_examples_are_the_packs_templates(comfyui: ComfyUI):
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_the_frontend_builds_the_stored_workflow(comfy_page: ComfyPage, models: Path, spec: WorkflowSpec):
+def test_the_frontend_builds_the_stored_workflow(
+    comfy_page: ComfyPage, models: Path, pictures: dict, spec: WorkflowSpec
+):
     workflow, prompt = build(comfy_page, spec)
     if WRITE:
         write_json(ui_path(spec.name), workflow)
@@ -143,7 +192,9 @@ def test_the_frontend_builds_the_stored_workflow(comfy_page: ComfyPage, models: 
 
 
 @pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_a_stored_workflow_loads_and_converts_to_its_api_twin(comfy_page: ComfyPage, models: Path, spec: WorkflowSpec):
+def test_a_stored_workflow_loads_and_converts_to_its_api_twin(
+    comfy_page: ComfyPage, models: Path, pictures: dict, spec: WorkflowSpec
+):
     comfy_page.open()
     comfy_page.set_setting("Comfy.Minimap.Visible", False)
     comfy_page.load(read_json(ui_path(spec.name)))
@@ -154,15 +205,55 @@ def test_a_stored_workflow_loads_and_converts_to_its_api_twin(comfy_page: ComfyP
     assert graph_to_prompt(comfy_page) == read_json(api_path(spec.name))
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
-def test_every_api_twin_runs_to_a_saved_image(comfyui: ComfyUI, models: Path, spec: WorkflowSpec):
-    """At 256×256 (the smallest size) to stay quick on the CPU; everything else as stored."""
-    prompt = apply_overrides(read_json(api_path(spec.name)), width=256, height=256)
+def run_to_saved_images(comfyui: ComfyUI, spec: WorkflowSpec) -> list[dict]:
+    """Run the API twin at SIZE×SIZE, everything else as stored; the Save Image node's images."""
+    prompt = apply_overrides(read_json(api_path(spec.name)), width=SIZE, height=SIZE)
     entry = comfyui.run_prompt(prompt, timeout=300)
     assert entry["status"]["status_str"] == "success", entry["status"]
     (save,) = [key for key, node in prompt.items() if node["class_type"] == "SaveImage"]
     images = entry["outputs"][save]["images"]
     assert images and all(image["type"] == "output" for image in images)
+    return images
+
+
+def saved_pixels(comfyui: ComfyUI, image: dict) -> np.ndarray:
+    return np.asarray(Image.open(comfyui.base_dir / "output" / image["subfolder"] / image["filename"]))
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=lambda spec: spec.name)
+def test_every_api_twin_runs_to_a_saved_image(comfyui: ComfyUI, models: Path, pictures: dict, spec: WorkflowSpec):
+    images = run_to_saved_images(comfyui, spec)
     query = urllib.parse.urlencode({k: images[0][k] for k in ("filename", "subfolder", "type")})
     status, body = comfyui.request("GET", f"/view?{query}")
     assert status == 200 and isinstance(body, str) and body.startswith("\ufffdPNG")
+
+
+def _kept_area(spec: WorkflowSpec) -> tuple[str, np.ndarray]:
+    """(the picture, where the workflow must keep its pixels exactly) for an editing example at SIZE×SIZE."""
+    kept = np.ones((SIZE, SIZE), bool)
+    if spec is INPAINT:
+        kept[HOLE] = False
+        return TRANSPARENT_PICTURE, kept
+    if spec is HEADLINE:
+        caption = json.dumps(EDITED_POSTER_CAPTION)
+        return POSTER_PICTURE, box_mask(element_boxes(caption, [1]), (SIZE, SIZE), 16)[0].numpy() == 0
+    kept[:, SIZE - 32 :] = False  # outpaint: the pad's 32-pixel feathering reaches into the picture
+    return PICTURE, kept
+
+
+@pytest.mark.parametrize("spec", [INPAINT, HEADLINE, OUTPAINT], ids=lambda spec: spec.name)
+def test_editing_examples_keep_every_pixel_outside_the_mask(
+    comfyui: ComfyUI, models: Path, pictures: dict, spec: WorkflowSpec
+):
+    """Image Composite Masked after the sampler: outside the mask the result is the picture, pixel for pixel;
+    inside it the sampler painted something else."""
+    name, kept = _kept_area(spec)
+    original = np.asarray(pictures[name].convert("RGB"))
+    result = saved_pixels(comfyui, run_to_saved_images(comfyui, spec)[0])
+    if spec is OUTPAINT:
+        assert result.shape == (SIZE, 2 * SIZE, 3)  # 256 pixels added on the right, over core's grey (0.5)
+        painted, result = result[:, SIZE:].astype(int) - 128, result[:, :SIZE]
+    else:
+        painted = result[~kept].astype(int) - original[~kept]
+    assert np.array_equal(result[kept], original[kept])
+    assert np.abs(painted).mean() > 1

@@ -80,6 +80,13 @@ BATCH_CAPTION = _caption(
     },
 )
 
+EDITED_POSTER_CAPTION = json.loads(json.dumps(POSTER_CAPTION))
+EDITED_POSTER_CAPTION["compositional_deconstruction"]["elements"][0]["text"] = "DAY SOUNDS"
+# Pictures the editing examples load (users pick their own; the e2e suite puts these in ComfyUI's input folder).
+PICTURE = "ideogram4_example.png"
+POSTER_PICTURE = "ideogram4_poster.png"
+TRANSPARENT_PICTURE = "ideogram4_example_masked.png"  # its transparent area is Load Image's MASK
+
 FOLDER_NOTE = """Model files (official folder)
 
 Put the whole Ideogram 4 repository folder, named ideogram-4, in ONE of:
@@ -123,6 +130,42 @@ model is never run, so Load Model can use unconditional "none". Changing a stren
 node and the sampler; the model stays loaded.
 Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
 
+EDIT_SIZE_NOTE = """Sides that are not multiples of 16 are resized by VAE Encode (fit: resize or crop)."""
+
+IMG2IMG_NOTE = f"""Image to image
+
+Load Image -> VAE Encode -> Sampler (latent input) -> VAE Decode. denoise is how much changes: 0.3 keeps
+the layout and colours, 0.6 (here) repaints details, 1.0 starts from noise. The image size is the picture's
+(the sampler's width/height are ignored with a latent). Describe the picture you want in the caption.
+{EDIT_SIZE_NOTE}
+Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
+
+INPAINT_NOTE = f"""Inpainting with the mask editor
+
+Right-click Load Image -> "Open in MaskEditor", paint over what should change, save. Its MASK goes to
+Set Latent Noise Mask: the sampler repaints only there (soft edges are averaged per 16x16 token) and keeps
+every other token exactly. Image Composite Masked pastes the result over the picture inside the mask only,
+so the VAE never touches kept pixels. The caption describes the whole picture with the new content.
+{EDIT_SIZE_NOTE}
+Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
+
+HEADLINE_NOTE = f"""Change one headline's text
+
+The Caption Builder holds the poster's caption with the picture as its underlay. Edit the headline's text,
+tick the element to re-render (1 here) and set width/height to the picture's size. Element Mask turns the
+ticked boxes plus a margin into a MASK; the sampler repaints only there and Image Composite Masked keeps
+every other pixel of the picture. A bigger margin blends better, a smaller one keeps more.
+{EDIT_SIZE_NOTE}
+Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
+
+OUTPAINT_NOTE = """Outpainting
+
+Pad Image for Outpainting enlarges the canvas (pixels per side; keep the new size a multiple of 16) and
+masks the new area, its feathering softening the seam into the picture. The sampler paints the new area
+from noise (denoise 1) and keeps the rest; Image Composite Masked pastes the original back. The caption
+describes the whole enlarged picture.
+Model files: see the single-files example (models/diffusion_models, text_encoders, vae)."""
+
 
 @dataclass(frozen=True)
 class Node:
@@ -157,9 +200,12 @@ def _loaders(model: str, unconditional: str, text_encoder: str, vae: str) -> tup
     )
 
 
-def _sampler(x: int, preset: str, batch_size: int = 1, width: int = 1024, height: int = 1024) -> Node:
+def _sampler(
+    x: int, preset: str, batch_size: int = 1, width: int = 1024, height: int = 1024, denoise: float | None = None
+) -> Node:
     widgets = {"width": width, "height": height, "seed": 42, "control_after_generate": "fixed", "preset": preset}
-    return Node("sampler", "IG4_Sampler", (x, 40), widgets | {"batch_size": batch_size})
+    edit = {} if denoise is None else {"denoise": denoise}
+    return Node("sampler", "IG4_Sampler", (x, 40), widgets | {"batch_size": batch_size} | edit)
 
 
 _CHAIN_LINKS: tuple[Link, ...] = (
@@ -253,6 +299,123 @@ LORA = WorkflowSpec(
     ),
 )
 
+_EDIT_LINKS: tuple[Link, ...] = (*_CHAIN_LINKS, ("vae", 0, "encode_image", "vae"))
+
+
+def _edit(
+    name: str, note: str, picture: str, extra: tuple[Node, ...], links: tuple[Link, ...], prefix: str, **sampler
+) -> WorkflowSpec:
+    """An editing workflow: the loaders, Load Image, VAE Encode, the sampler, VAE Decode and Save Image, plus
+    `extra` nodes and `links` (the ones that bring the picture to the sampler and the result to Save Image)."""
+    nodes = (
+        Node("note", "Note", (20, 40), {"text": note}, size=(390, 360)),
+        *FILE_LOADERS,
+        Node("picture", "LoadImage", (20, 760), {"image": picture}, size=(360, 420)),
+        Node("encode_image", "IG4_VAEEncode", (440, 760)),
+        *extra,
+        _sampler(1320, "Default (20 steps)", **sampler),
+        Node("decode", "IG4_VAEDecode", (1700, 40)),
+        Node("save", "SaveImage", (2000, 40), {"filename_prefix": prefix}, size=(420, 480)),
+    )
+    return WorkflowSpec(name, nodes, (*_EDIT_LINKS, *links))
+
+
+_PHOTO_ENCODE = Node("encode", "IG4_TextEncode", (860, 300), {"caption": PHOTO_CAPTION}, size=(420, 360))
+_PICTURE_TO_ENCODE: Link = ("picture", 0, "encode_image", "image")
+_COMPOSITE = Node("composite", "ImageCompositeMasked", (1700, 240), {"resize_source": True})
+
+IMG2IMG = _edit(
+    "ideogram4_img2img",
+    IMG2IMG_NOTE,
+    PICTURE,
+    (_PHOTO_ENCODE,),
+    (_PICTURE_TO_ENCODE, ("encode_image", 0, "sampler", "latent"), ("decode", 0, "save", "images")),
+    "ideogram4/img2img",
+    denoise=0.6,
+)
+
+INPAINT = _edit(
+    "ideogram4_inpaint_mask_editor",
+    INPAINT_NOTE,
+    TRANSPARENT_PICTURE,
+    (_PHOTO_ENCODE, Node("noise_mask", "SetLatentNoiseMask", (860, 760)), _COMPOSITE),
+    (
+        _PICTURE_TO_ENCODE,
+        ("encode_image", 0, "noise_mask", "samples"),
+        ("picture", 1, "noise_mask", "mask"),
+        ("noise_mask", 0, "sampler", "latent"),
+        ("picture", 0, "composite", "destination"),
+        ("decode", 0, "composite", "source"),
+        ("picture", 1, "composite", "mask"),
+        ("composite", 0, "save", "images"),
+    ),
+    "ideogram4/inpaint",
+)
+
+HEADLINE = _edit(
+    "ideogram4_edit_headline",
+    HEADLINE_NOTE,
+    POSTER_PICTURE,
+    (
+        Node(
+            "builder",
+            "IG4_CaptionBuilder",
+            (20, 1240),
+            {
+                "width": 768,
+                "height": 1024,
+                "document": json.dumps({"caption": EDITED_POSTER_CAPTION, "editor": {}, "edit_elements": [1]}),
+            },
+            size=(820, 900),
+        ),
+        Node("encode", "IG4_TextEncode", (900, 300), size=(400, 300)),
+        Node("element_mask", "IG4_ElementMask", (900, 760), {"margin": 16}),
+        Node("noise_mask", "SetLatentNoiseMask", (900, 1000)),
+        _COMPOSITE,
+    ),
+    (
+        _PICTURE_TO_ENCODE,
+        ("picture", 0, "builder", "reference_image"),
+        ("builder", 0, "encode", "caption"),
+        ("builder", 0, "element_mask", "caption"),
+        ("builder", 3, "element_mask", "elements"),
+        ("builder", 1, "element_mask", "width"),
+        ("builder", 2, "element_mask", "height"),
+        ("encode_image", 0, "noise_mask", "samples"),
+        ("element_mask", 0, "noise_mask", "mask"),
+        ("noise_mask", 0, "sampler", "latent"),
+        ("picture", 0, "composite", "destination"),
+        ("decode", 0, "composite", "source"),
+        ("element_mask", 0, "composite", "mask"),
+        ("composite", 0, "save", "images"),
+    ),
+    "ideogram4/headline",
+)
+
+OUTPAINT = _edit(
+    "ideogram4_outpaint",
+    OUTPAINT_NOTE,
+    PICTURE,
+    (
+        _PHOTO_ENCODE,
+        Node("pad", "ImagePadForOutpaint", (440, 960), {"right": 256, "feathering": 32}),
+        Node("noise_mask", "SetLatentNoiseMask", (860, 760)),
+        _COMPOSITE,
+    ),
+    (
+        ("picture", 0, "pad", "image"),
+        ("pad", 0, "encode_image", "image"),
+        ("encode_image", 0, "noise_mask", "samples"),
+        ("pad", 1, "noise_mask", "mask"),
+        ("noise_mask", 0, "sampler", "latent"),
+        ("pad", 0, "composite", "destination"),
+        ("decode", 0, "composite", "source"),
+        ("pad", 1, "composite", "mask"),
+        ("composite", 0, "save", "images"),
+    ),
+    "ideogram4/outpaint",
+)
+
 SPECS: tuple[WorkflowSpec, ...] = (
     _text_to_image(
         "ideogram4_text_to_image",
@@ -264,4 +427,8 @@ SPECS: tuple[WorkflowSpec, ...] = (
     POSTER,
     BATCH,
     LORA,
+    IMG2IMG,
+    INPAINT,
+    HEADLINE,
+    OUTPAINT,
 )

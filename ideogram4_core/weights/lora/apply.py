@@ -62,7 +62,13 @@ class SideBranch:
 
     def __call__(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
         down, up = self.factors(output.device, output.dtype)
-        return output + F.linear(F.linear(args[0].to(output.dtype), down), up)
+        x = args[0] if args[0].dtype == output.dtype else args[0].to(output.dtype)
+        low_rank = F.linear(x.reshape(-1, x.shape[-1]), down)
+        if not output.is_contiguous():
+            return output + F.linear(low_rank, up).view(output.shape)
+        # The layer's output is a fresh tensor: accumulate into it (one GEMM, no extra [tokens, out] buffers).
+        output.view(-1, output.shape[-1]).addmm_(low_rank, up.t())
+        return output
 
 
 def side_branches(model: nn.Module, stack: Sequence[LoraUse]) -> dict[str, SideBranch]:
