@@ -6,6 +6,7 @@ text encoder, the transformers and the VAE never have to be resident at the same
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 from collections.abc import Sequence
@@ -18,6 +19,8 @@ from PIL import Image
 from .editing import Edit, encode_image
 from .errors import CaptionError, Ideogram4Error, ModelFileError
 from .images import decoded_to_unit, unit_to_pil
+from .memory_plan import GUIDANCE_1, SINGLE_MODEL, TWO_MODELS, Weights, choose, options, streamed_branches
+from .models.offload import BlockStreamer
 from .models.text_encoder import TextEncoder, load_tokenizer
 from .models.transformer import Ideogram4Transformer, TransformerConfig
 from .models.vae import Flux2VAE, load_vae
@@ -26,8 +29,9 @@ from .sampling.latents import token_grid, tokens_to_vae
 from .sampling.sampler import StartLatent, StepCallback, initial_noise
 from .sampling.schedule import SamplingSettings
 from .sampling.sizes import check_size
-from .weights.identify import expect
+from .weights.identify import expect, identify
 from .weights.lora import LoraChoice, LoraStack, with_loras
+from .weights.resident import resident_bytes
 from .weights.transformer_weights import load_transformer, read_transformer_config
 
 OFFICIAL_FOLDERS = ("transformer", "unconditional_transformer", "text_encoder", "tokenizer", "vae")
@@ -96,12 +100,14 @@ class Ideogram4Pipeline:
         dtype: torch.dtype,
         loras: LoraChoice | None = None,
         fast: FastModes = EXACT,
+        vram_budget: int | None = None,
     ) -> None:
         self.paths = paths
         self.device = device
         self.dtype = dtype
         self.loras = loras or LoraChoice()
         self.fast = fast  # opt-in fast modes; the default samples exactly
+        self.vram_budget = vram_budget  # bytes the sampling stage may use; None: everything stays resident
 
     def generate(
         self,
@@ -168,10 +174,35 @@ class Ideogram4Pipeline:
     def load_text_encoder(self) -> TextEncoder:
         return TextEncoder.load(self.paths.text_encoder, self.paths.tokenizer, device=self.device, dtype=self.dtype)
 
-    def load_branch(self, branch: str) -> Ideogram4Transformer:
-        """The conditional ("cond") or unconditional ("uncond") transformer, without LoRAs."""
+    def load_branch(self, branch: str, *, on_host: bool = False) -> Ideogram4Transformer:
+        """The conditional ("cond") or unconditional ("uncond") transformer, without LoRAs (on the CPU when it
+        is to be block-streamed)."""
         path = self.paths.transformer if branch == "cond" else self.paths.unconditional_transformer
-        return load_transformer(path, device=self.device, dtype=self.dtype, branch=branch)
+        device = torch.device("cpu") if on_host else self.device
+        return load_transformer(path, device=device, dtype=self.dtype, branch=branch)
+
+    def streamed(self, needs_uncond: bool, text_tokens: int, size: tuple[int, int], batch: int) -> frozenset[str]:
+        """The models ("cond", "uncond") to block-stream so sampling fits `vram_budget` (see `memory_plan`)."""
+        if self.vram_budget is None:
+            return frozenset()
+        config = read_transformer_config(self.paths.transformer)
+        if not needs_uncond:
+            mode = GUIDANCE_1
+        else:
+            mode = SINGLE_MODEL if self.loras.unconditional_from_conditional else TWO_MODELS
+        paths = [self.paths.transformer] + ([self.paths.unconditional_transformer] if mode == TWO_MODELS else [])
+        stored = [Weights.of_total(config, resident_bytes(identify(p), self.dtype)) for p in paths]
+        rows = options(config, *size, text_tokens, weights={"as stored": (stored[0], stored[-1])},
+                       branch_modes=[mode], batch=batch, compute_bytes=self.dtype.itemsize)  # fmt: skip
+        chosen = choose(rows, self.vram_budget)
+        if chosen is None:
+            need = min(row.peak_bytes for row in rows) / 2**30
+            raise Ideogram4Error(
+                f"Sampling {size[0]}×{size[1]} ({mode}) needs about {need:.1f} GiB even with block streaming, more "
+                f"than the {self.vram_budget / 2**30:.1f} GiB budget. Use the fp8 or nf4 weights or a smaller size; "
+                "`python -m ideogram4_core inspect --plan MODEL --vram-budget GB` lists what fits."
+            )
+        return streamed_branches(chosen.streaming, mode)
 
     def load_vae(self) -> Flux2VAE:
         return load_vae(self.paths.vae, device=self.device, dtype=self.dtype)
@@ -196,14 +227,20 @@ class Ideogram4Pipeline:
         callback: StepCallback | None,
         start: StartLatent | None = None,
     ) -> torch.Tensor:
-        base = self.load_branch("cond")
+        streamed = self.streamed(needs_uncond, max(t.shape[0] for t in text), size, len(text))
+        base = self.load_branch("cond", on_host="cond" in streamed)
         uncond_base = None
         if needs_uncond:
-            uncond_base = base if self.loras.unconditional_from_conditional else self.load_branch("uncond")
+            single = self.loras.unconditional_from_conditional
+            uncond_base = base if single else self.load_branch("uncond", on_host="uncond" in streamed)
         cond, uncond = branches_with_loras(base, uncond_base, stacks)
         try:
             noise = initial_noise(seed, len(text), grid[0] * grid[1])
-            return sample_fast(cond, uncond, text, noise, grid, size, settings, callback, start, self.fast).cpu()
+            with contextlib.ExitStack() as streaming:
+                for branch, model in (("cond", base), ("uncond", uncond_base)):
+                    if branch in streamed and model is not None:
+                        streaming.enter_context(BlockStreamer(model, model.layers, self.device))
+                return sample_fast(cond, uncond, text, noise, grid, size, settings, callback, start, self.fast).cpu()
         finally:
             del base, uncond_base, cond, uncond
             _release(self.device)

@@ -33,12 +33,14 @@ from .types import Ideogram4Model
 _DEFAULTS = schedule.PRESETS[schedule.DEFAULT_PRESET]
 STEP_CACHE_TOOLTIP = (
     "Fast mode, off at 0 (exact). Skips a step's later transformer blocks when the first block changed less than "
-    "this since the last full step: 0.05–0.15 saves roughly a third of the steps at some loss of detail (speed "
-    "and fidelity measured in the README, 'Speed')."
+    "this (relative) since the last full step. Measured on the CPU benchmark's random model (README, 'Speed'): up "
+    "to 0.25 no step was skipped (same image); 0.5 ran 1.8× faster at 56 dB PSNR, SSIM 1.000 against the exact "
+    "image. Larger values skip more and lose detail; check on your model."
 )
 PROGRESSIVE_TOOLTIP = (
-    "Fast mode, off at 0 (exact). Runs this fraction of the steps at half resolution, then finishes at full size: "
-    "0.3 saves about a fifth of the time at some loss of fine detail and exact layout (README, 'Speed'). "
+    "Fast mode, off at 0 (exact). Runs this fraction of the steps at half resolution, then finishes at full size. "
+    "Saves about 17 % of the work at 0.25 and 35 % at 0.5 but changes the image a lot: measured 16–20 dB PSNR, "
+    "SSIM 0.2–0.66 against the exact image on the CPU benchmark's random model (README, 'Speed'). "
     "Text-to-image only."
 )
 

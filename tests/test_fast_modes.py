@@ -91,3 +91,45 @@ def test_progressive_reports_every_step_at_full_size():
     assert {s for _, _, s, _ in seen} == {(1, 24, 128)} and out.shape == (1, 24, 128)
     exact = sample(model(0), model(1), TEXT, initial_noise(3, 1, 24), grid, size, settings(steps=6))
     assert not torch.equal(out, exact) and torch.isfinite(out).all()
+
+
+def test_compiled_blocks_match_eager_blocks_without_graph_breaks():
+    """Dynamo captures each block whole (aot_eager: the graph torch.compile hands to inductor, without the C++
+    compile that takes minutes on a small CPU); one graph serves every block of a shape; output within 1e-5."""
+    from torch._dynamo.utils import counters
+
+    from ideogram4_core.models.compile import compiled_blocks
+
+    torch._dynamo.reset()
+    counters.clear()
+    cond = model(0)
+    x, t = torch.randn(1, 6, 128), torch.tensor([0.3])
+    rope = cond.rotary(5, GRID, x.device)
+    eager = cond.prepare(rope, TEXT[0][None])
+    compiled = cond.prepare(rope, TEXT[0][None], blocks=compiled_blocks(cond, "aot_eager"))
+    with torch.inference_mode():
+        expected, got = cond.run(x, t, eager), cond.run(x, t, compiled)
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-5)
+    assert not counters["graph_break"] and counters["stats"]["unique_graphs"] == 1
+    assert compiled_blocks(cond, "aot_eager")[0] is compiled.blocks[0]  # cached per block
+
+
+def test_sampler_compile_option_runs_compiled_blocks(monkeypatch):
+    """`FastModes(compile=True)` reaches both branches' blocks (also through progressive resolution)."""
+    from ideogram4_core.sampling import sampler
+
+    seen = []
+
+    def fake_compiled(model, backend):
+        seen.append(backend)
+        return list(model.layers)
+
+    monkeypatch.setattr(sampler, "compiled_blocks", fake_compiled)
+    noise = initial_noise(3, 1, 6)
+    exact = sample(model(0), model(1), TEXT, noise, GRID, SIZE, settings())
+    assert torch.equal(exact, sample_fast(model(0), model(1), TEXT, noise, GRID, SIZE, settings(),
+                                          fast=FastModes(compile=True)))  # fmt: skip
+    assert seen == ["inductor", "inductor"]
+    sample_fast(model(0), model(1), TEXT, initial_noise(3, 1, 24), (4, 6), (96, 64), settings(),
+                fast=FastModes(progressive=0.5, compile=True))  # fmt: skip
+    assert seen == ["inductor"] * 6 and FastModes(compile=True).describe() == "compiled"

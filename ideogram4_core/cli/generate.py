@@ -97,6 +97,18 @@ def add_render_options(
         metavar="FRACTION",
         help="run this fraction of the steps at half resolution (e.g. 0.3)",
     )
+    speed = parser.add_argument_group("speed (same result up to float rounding)")
+    speed.add_argument(
+        "--compile",
+        action="store_true",
+        help="torch.compile the transformer blocks (the first run of each size pays the compilation)",
+    )
+    speed.add_argument(
+        "--vram-budget",
+        type=float,
+        metavar="GB",
+        help="GPU memory (GiB) sampling may use: transformer blocks are streamed when both branches do not fit",
+    )
 
 
 def add_lora_options(parser: argparse.ArgumentParser) -> None:
@@ -168,8 +180,9 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str, edit: Edit
     extra = f", {loras.describe()}" if loras.describe() else ""
     print(f"{args.width}×{args.height}, seed {args.seed}, {settings.describe()}{extra} on {device} ({dtype})",
           file=sys.stderr)  # fmt: skip
-    fast = FastModes(step_cache=args.step_cache, progressive=args.progressive)
-    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast)
+    fast = FastModes(step_cache=args.step_cache, progressive=args.progressive, compile=args.compile)
+    budget = None if args.vram_budget is None else int(args.vram_budget * 2**30)
+    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast, vram_budget=budget)
     started = time.perf_counter()
     result = pipeline.generate(
         caption,

@@ -10,23 +10,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
 from pathlib import Path
 
 import torch
 
 from ..devices import DTYPES
-from ..errors import ModelFileError
-from ..models.text_encoder import TAP_LAYERS
+from ..errors import Ideogram4Error, ModelFileError
 from ..weights import identify_rules as rules
 from ..weights.identify import REPO, REPO_FOLDERS, UNKNOWN, Identity, identify, is_repo_root, label, mismatch
 from ..weights.lora.summary import lora_summary
+from ..weights.resident import resident_bytes
 from ..weights.safetensors_io import TensorInfo
+from .plan import plan_report
 
 EXIT_RECOGNISED, EXIT_UNRECOGNISED, EXIT_UNREADABLE = 0, 1, 2
 _MODEL_FILES = ("*.safetensors", "*.gguf", "*.ckpt", "*.pt", "*.pth", "*.bin")
-_NEVER_RESIDENT = (".comfy_quant", ".quant_state.bitsandbytes__nf4", ".quant_state.bitsandbytes__fp4")
 """Side tensors that only describe a layer (JSON markers): read at load time, never kept."""
 
 
@@ -38,14 +37,30 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         description="Print JSON: family, weight format, dtypes, parameter count, memory once loaded and whether "
         "Ideogram 4 can use it (and as what). Exit 0 recognised, 1 not recognised, 2 unreadable.",
     )
-    parser.add_argument("path", metavar="FILE_OR_DIR", type=Path, help=".safetensors file, component folder or repo")
+    parser.add_argument("path", metavar="FILE_OR_DIR", type=Path, nargs="?",
+                        help=".safetensors file, component folder or repo (optional with --plan)")  # fmt: skip
     parser.add_argument("--dtype", choices=sorted(DTYPES), default="bf16", help="compute dtype assumed (bf16)")
+    plan = parser.add_argument_group("memory plan (computed from the config; see README 'Memory')")
+    plan.add_argument("--plan", action="store_true",
+                      help="report which format, branch mode and block streaming fit (the released sizes "
+                      "without FILE_OR_DIR)")  # fmt: skip
+    plan.add_argument("--vram-budget", type=float, metavar="GB", help="GPU memory to plan for, in GiB")
+    plan.add_argument("--width", type=int, default=1024)
+    plan.add_argument("--height", type=int, default=1024)
+    plan.add_argument("--caption-tokens", type=int, default=600, help="caption length to plan for (600)")
     parser.set_defaults(run=run)
     return parser
 
 
 def run(args: argparse.Namespace) -> int:
-    """Print the report of ``args.path``; returns the exit status (unreadable single files raise)."""
+    """Print the report of ``args.path`` (or the memory plan); returns the exit status."""
+    if args.plan:
+        report = plan_report(args.path, args.vram_budget, args.width, args.height, args.caption_tokens,
+                             DTYPES[args.dtype])  # fmt: skip
+        print(json.dumps(report, ensure_ascii=False, indent=2))
+        return EXIT_RECOGNISED if args.vram_budget is None or report["recommended"] else EXIT_UNRECOGNISED
+    if args.path is None:
+        raise Ideogram4Error("inspect needs a FILE_OR_DIR (or --plan for a memory plan of the released sizes).")
     report = inspect(args.path, DTYPES[args.dtype])
     print(json.dumps(report, ensure_ascii=False, indent=2))
     return _status(report)
@@ -162,29 +177,6 @@ def _packed_kind(name: str, tensors: dict[str, TensorInfo]) -> str:
     if f"{name}.absmax" in tensors:
         return "NF4"
     return "NVFP4" if f"{name}_scale_2" in tensors else "U8"
-
-
-def resident_bytes(identity: Identity, compute_dtype: torch.dtype) -> int:
-    """Memory the loader keeps: plain floats at `compute_dtype`, quantised tensors (GGUF blocks, int8, fp8,
-    packed 4-bit) and their scales as stored; JSON markers are not kept.
-
-    The text encoder counts only what its loader reads (embedding and layers up to the last tap).
-    """
-    size = torch.empty((), dtype=compute_dtype).element_size()
-    tensors = {n: i for h in identity.headers for n, i in h.tensors.items() if not n.endswith(_NEVER_RESIDENT)}
-    if identity.family == rules.TEXT_ENCODER:
-        tensors = {n: i for n, i in tensors.items() if _text_encoder_loads(n)}
-    cast = {n for n, i in tensors.items() if i.dtype in rules.FLOAT_DTYPES and rules.parameters(n, i)}
-    return sum(math.prod(i.shape) * size if n in cast else i.nbytes for n, i in tensors.items())
-
-
-def _text_encoder_loads(name: str) -> bool:
-    if name.startswith(("visual.", "model.visual.")):
-        return False
-    if name.endswith("embed_tokens.weight"):
-        return True
-    layer = rules.layer_index(name)
-    return layer is not None and layer <= max(TAP_LAYERS)
 
 
 def _dtype_name(dtype: torch.dtype) -> str:

@@ -17,10 +17,12 @@ from .schedule import SamplingSettings
 @dataclass(frozen=True)
 class FastModes:
     """`step_cache`: first-block cache threshold (0 off, see `step_cache`); `progressive`: fraction of the
-    steps run at half resolution (0 off, see `progressive`). Both trade fidelity for speed."""
+    steps run at half resolution (0 off, see `progressive`). Both trade fidelity for speed. `compile`:
+    `torch.compile` the transformer blocks (see `models.compile`), which keeps the result up to float rounding."""
 
     step_cache: float = 0.0
     progressive: float = 0.0
+    compile: bool = False
 
     def __post_init__(self) -> None:
         if self.step_cache < 0:
@@ -29,9 +31,14 @@ class FastModes:
             raise Ideogram4Error(f"The progressive fraction must be in [0, 1) (got {self.progressive:g}).")
 
     def describe(self) -> str:
-        """Empty when off, else e.g. "step cache 0.1, progressive 0.3"."""
+        """Empty when off, else e.g. "step cache 0.1, progressive 0.3, compiled"."""
         parts = [f"step cache {self.step_cache:g}"] if self.step_cache else []
-        return ", ".join(parts + ([f"progressive {self.progressive:g}"] if self.progressive else []))
+        parts += [f"progressive {self.progressive:g}"] if self.progressive else []
+        return ", ".join(parts + (["compiled"] if self.compile else []))
+
+    @property
+    def compile_backend(self) -> str | None:
+        return "inductor" if self.compile else None
 
 
 EXACT = FastModes()
@@ -50,9 +57,9 @@ def sample_fast(
     fast: FastModes = EXACT,
 ) -> torch.Tensor:
     """`sampler.sample` with the fast modes in `fast` applied; progressive resolution starts from noise only."""
+    options = {"step_cache": fast.step_cache, "compile_backend": fast.compile_backend}
     if not fast.progressive:
-        return sample(cond, uncond, text, noise, grid, size, settings, callback, start, step_cache=fast.step_cache)
+        return sample(cond, uncond, text, noise, grid, size, settings, callback, start, **options)
     if start is not None:
         raise Ideogram4Error("Progressive resolution starts from noise; turn it off for image-to-image.")
-    return sample_progressive(cond, uncond, text, noise, grid, size, settings, fast.progressive, callback,
-                              step_cache=fast.step_cache)  # fmt: skip
+    return sample_progressive(cond, uncond, text, noise, grid, size, settings, fast.progressive, callback, **options)

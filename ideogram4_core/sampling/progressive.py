@@ -57,12 +57,14 @@ def sample_progressive(
     callback: StepCallback | None = None,
     *,
     step_cache: float = 0.0,
+    compile_backend: str | None = None,
 ) -> torch.Tensor:
     """Like `sampler.sample` from noise, with the first `fraction` of the steps at half resolution."""
+    options = {"step_cache": step_cache, "compile_backend": compile_backend}
     low_steps = low_resolution_steps(settings, fraction)
     low_grid = (grid[0] // 2, grid[1] // 2)
     if low_steps == 0 or min(low_grid) == 0:
-        return sample(cond, uncond, text, noise, grid, size, settings, callback, step_cache=step_cache)
+        return sample(cond, uncond, text, noise, grid, size, settings, callback, **options)
     captured: dict[str, torch.Tensor] = {}
 
     def low_callback(step: int, total: int, x: torch.Tensor, denoised: torch.Tensor) -> bool | None:
@@ -75,8 +77,7 @@ def sample_progressive(
         return None if callback is None else callback(step + low_steps, settings.steps, x, denoised)
 
     low_noise = pool_noise(noise, grid)
-    sample(cond, uncond, text, low_noise, low_grid, size, settings, low_callback,
-           step_cache=step_cache, stop_before=low_steps)  # fmt: skip
+    sample(cond, uncond, text, low_noise, low_grid, size, settings, low_callback, stop_before=low_steps, **options)
     sigma = float(schedule.sigmas(settings.steps, settings.mu, settings.std, *size)[low_steps])
     start = StartLatent(resize_tokens(captured["denoised"], low_grid, grid), sigma)
-    return sample(cond, uncond, text, noise, grid, size, settings, high_callback, start, step_cache=step_cache)
+    return sample(cond, uncond, text, noise, grid, size, settings, high_callback, start, **options)

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 import torch
 
 from ..errors import Ideogram4Error
+from ..models.compile import compiled_blocks
 from ..models.transformer import Ideogram4Transformer
 from . import schedule
 from .latents import TOKEN_CHANNELS
@@ -87,6 +88,7 @@ def sample(
     *,
     step_cache: float = 0.0,
     stop_before: int | None = None,
+    compile_backend: str | None = None,
 ) -> torch.Tensor:
     """Denoise `noise` (B, N, 128) into clean latent tokens (float32) for the caption features `text`.
 
@@ -94,7 +96,8 @@ def sample(
     sampling begins at step k = `start_step(σ, denoise)` from x = (1 − σ_k)·tokens + σ_k·noise, and the
     callback counts the remaining steps only; a start's mask is applied after every step. `step_cache` > 0 turns
     on the first-block step cache with that threshold (a fast mode, not exact; see `step_cache`); `stop_before`
-    ends the run before that step index.
+    ends the run before that step index. `compile_backend` (e.g. "inductor") runs `torch.compile`d blocks
+    (see `models.compile`; None: eager).
     """
     device = next(cond.parameters()).device
     guidance = settings.guidance_schedule()
@@ -114,8 +117,14 @@ def sample(
 
     with torch.inference_mode():
         # Constant over the run: computed once here, so the loop below never waits on the host.
-        cond_inputs = cond.prepare(cond.rotary(text_features.shape[1], grid, device), text_features, text_mask)
-        uncond_inputs = uncond.prepare(uncond.rotary(0, grid, device)) if uncond is not None else None
+        def blocks(model: Ideogram4Transformer) -> list | None:
+            return None if compile_backend is None else compiled_blocks(model, compile_backend)
+
+        cond_rope = cond.rotary(text_features.shape[1], grid, device)
+        cond_inputs = cond.prepare(cond_rope, text_features, text_mask, blocks=blocks(cond))
+        uncond_inputs = None
+        if uncond is not None:
+            uncond_inputs = uncond.prepare(uncond.rotary(0, grid, device), blocks=blocks(uncond))
         run_cond = _stepper(cond, step_cache)
         run_uncond = _stepper(uncond, step_cache) if uncond is not None else None
         for i in range(first, len(guidance) if stop_before is None else stop_before):
