@@ -12,6 +12,7 @@ from .identify import Identity
 
 _NEVER_RESIDENT = (".comfy_quant", ".quant_state.bitsandbytes__nf4", ".quant_state.bitsandbytes__fp4")
 
+
 def resident_bytes(identity: Identity, compute_dtype: torch.dtype) -> int:
     """Memory the loader keeps: plain floats at `compute_dtype`, quantised tensors (GGUF blocks, int8, fp8,
     packed 4-bit) and their scales as stored; JSON markers are not kept.
