@@ -65,6 +65,11 @@ class MagicPrompter:
         )  # fmt: skip
         return cls(CausalLM(encoder.model, head), encoder.tokenizer)
 
+    @staticmethod
+    def refuse_image() -> None:
+        """Reference images need the vision tower, which is not run: ModelFileError naming its weights."""
+        raise ModelFileError(VISION_MESSAGE)
+
     def write(
         self,
         idea: str,
@@ -80,7 +85,7 @@ class MagicPrompter:
         """A caption for `idea` at width×height, or `revise` changed as `idea` asks; CaptionError if no valid
         caption came out of ATTEMPTS generations."""
         if image is not None:
-            raise ModelFileError(VISION_MESSAGE)
+            self.refuse_image()
         if width <= 0 or height <= 0:
             raise CaptionError(f"width and height must be positive; got {width}×{height}.")
         notes: list[str] = []
