@@ -22,6 +22,8 @@ from .sockets import Ideogram4TextEncoderSocket
 from .types import Ideogram4TextEncoderModel
 
 _DEFAULTS = Sampling()
+PROMPT_ALLOWANCE = 4096
+"""Positions reserved for the prompt (system prompt + idea or caption to revise) when sizing the KV cache."""
 _heads: dict[tuple[Path, Any], Any] = {}  # (head path, compute dtype) → ModelPatcher around the head
 _latest: list[Ideogram4TextEncoderModel] = []
 
@@ -62,12 +64,19 @@ def write_caption(
     head = _head_patcher(text_encoder)
     report = comfy.progress(node_id, sampling.max_new_tokens)
     hint = "Use the fp8 or nf4 text encoder, or lower max new tokens."
-    with comfy.oom_guard("the magic prompt", hint), comfy.models_on_device([text_encoder.patcher, head]):
+    cache = _cache_bytes(text_encoder, sampling.max_new_tokens + PROMPT_ALLOWANCE)
+    with comfy.oom_guard("the magic prompt", hint), comfy.models_on_device([text_encoder.patcher, head], cache):
         comfy.check_interrupted()
         prompter = MagicPrompter(CausalLM(text_encoder.patcher.model, head.model), text_encoder.tokenizer)
         return prompter.write(
             idea, width, height, sampling, revise=caption or None, progress=lambda done, total: report(done)
         )
+
+
+def _cache_bytes(text_encoder: Ideogram4TextEncoderModel, positions: int) -> int:
+    """Device memory the KV cache takes for `positions` (keys and values of every layer)."""
+    cfg = text_encoder.patcher.model.config
+    return 2 * cfg.num_layers * cfg.num_kv_heads * cfg.head_dim * positions * text_encoder.dtype.itemsize
 
 
 def magic_request(body: Any) -> tuple[int, dict[str, Any]]:
