@@ -1,6 +1,6 @@
 """Magic prompt causal LM: our text-encoder body + LM head vs transformers' Qwen3VLForConditionalGeneration
 (fp32, logits within 1e-5 of the largest), incremental decoding with the KV cache, shared weights, head loading
-and refusals, on the bf16 / fp32 / fp8 / nf4 encoder formats."""
+and refusals, on the fp32 / bf16 / ComfyUI fp8_scaled / official fp8 / official nf4 / GGUF encoder formats."""
 
 from __future__ import annotations
 
@@ -8,7 +8,8 @@ import json
 
 import pytest
 import torch
-from fixtures_quant import nf4, nf4_config, write_comfy_text_encoder, write_quantised_text_encoder
+from fixtures_gguf import prefer, write_gguf_text_encoder
+from fixtures_quant import nf4, nf4_config, official_fp8, write_comfy_text_encoder, write_quantised_text_encoder
 from fixtures_text import tiny_qwen3_vl_lm, write_tokenizer
 from safetensors.torch import save_file
 
@@ -102,7 +103,7 @@ def test_official_head_folder_and_single_file(tmp_path):
     _assert_close(lm.forward(TOKENS, lm.new_cache(len(TOKENS))), expected)
 
 
-@pytest.mark.parametrize("fmt", ["bf16", "comfy-fp8-scaled", "official-nf4"])
+@pytest.mark.parametrize("fmt", ["bf16", "comfy-fp8-scaled", "official-fp8", "official-nf4", "gguf-q8_0"])
 def test_encoder_formats(tmp_path, fmt):
     """Quantised bodies: parity with the oracle holding exactly the stored (dequantised) weights."""
     oracle = tiny_qwen3_vl_lm(seed=4)
@@ -110,6 +111,11 @@ def test_encoder_formats(tmp_path, fmt):
         path = write_comfy_text_encoder(tmp_path / "qwen3vl_tiny_fp8.safetensors", oracle.model)
     elif fmt == "official-nf4":
         path = write_quantised_text_encoder(tmp_path / "text_encoder", oracle.model, nf4, nf4_config())
+    elif fmt == "official-fp8":
+        fp8 = {"ideogram_fp8_weight_only": True}
+        path = write_quantised_text_encoder(tmp_path / "text_encoder", oracle.model, official_fp8, fp8)
+    elif fmt == "gguf-q8_0":
+        path = write_gguf_text_encoder(tmp_path / "Qwen3-VL-8B-Q8_0.gguf", oracle.model, prefer("Q8_0"))
     else:
         oracle.to(torch.bfloat16).model.save_pretrained(tmp_path / "text_encoder")
         oracle.float()
