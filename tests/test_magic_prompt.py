@@ -5,16 +5,18 @@ JSON, cancel stops, and the refusals (no head, reference image without a vision 
 from __future__ import annotations
 
 import json
+import sys
+import weakref
 
 import pytest
 import torch
 from fixtures_text import tiny_qwen3_vl_lm
 
-from ideogram4_core.caption import dumps_canonical, verify_text
+from ideogram4_core.caption import dumps_canonical, magic_decode, verify_text
 from ideogram4_core.caption.magic_decode import MIN_NEW_TOKENS, GenerationCancelled, Sampling, sample_token
 from ideogram4_core.caption.magic_prompt import MagicPrompter
 from ideogram4_core.caption.magic_repair import finalize
-from ideogram4_core.errors import ModelFileError
+from ideogram4_core.errors import Ideogram4Error, ModelFileError
 from ideogram4_core.models.text_encoder import TextEncoder
 from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
 
@@ -145,3 +147,10 @@ def test_sampling_greedy_and_nucleus_stay_in_the_allowed_set():
     assert draws == {0}  # token 0 alone holds > 50% of the allowed mass
     draws = {sample_token(logits, allowed, Sampling(temperature=1.0, top_p=1.0), generator) for _ in range(200)}
     assert 4 not in draws and {0, 1} <= draws
+
+
+def test_without_llguidance_the_error_says_how_to_install_it(prompter, monkeypatch):
+    monkeypatch.setitem(sys.modules, "llguidance", None)  # import fails, as in a ComfyUI without the package
+    monkeypatch.setattr(magic_decode, "_vocabularies", weakref.WeakKeyDictionary())
+    with pytest.raises(Ideogram4Error, match="pip install llguidance"):
+        prompter.write("a boat", 512, 512, Sampling(max_new_tokens=BUDGET))

@@ -7,12 +7,14 @@ so the same seed gives the same tokens on every device.
 
 from __future__ import annotations
 
+import importlib
 import json
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import llguidance
 import numpy as np
 import torch
 
@@ -20,6 +22,9 @@ from ..errors import CaptionError, Ideogram4Error
 from ..models.causal_lm import CausalLM
 from ..models.tokenizer import SPECIAL_TOKEN_IDS, CaptionTokenizer
 from .magic_schema import generation_schema
+
+if TYPE_CHECKING:
+    import llguidance
 
 CLOSING_RESERVE = 96
 """Tokens kept for closing the JSON: from here on each step takes the allowed token that ends the most."""
@@ -30,6 +35,17 @@ _CLOSERS = ('"', "]", "}", "0", ",")
 next required item. Otherwise the shortest allowed token."""
 _COMPILE_OPTIONS = {"whitespace_flexible": False, "json_allowed_escapes": '"\\\\n'}
 """Minified JSON; the only escapes are \\", \\\\ and \\n (no \\uXXXX: non-ASCII text stays literal)."""
+
+
+def _llguidance() -> ModuleType:
+    """The structured-generation library, imported when first needed (the rest of the pack works without it)."""
+    try:
+        return importlib.import_module("llguidance")
+    except ImportError:
+        raise Ideogram4Error(
+            "The magic prompt needs the llguidance package: run `pip install llguidance` in the Python that "
+            "runs ComfyUI or the CLI (it is in this pack's requirements.txt)."
+        ) from None
 
 
 class GenerationCancelled(Ideogram4Error):
@@ -58,6 +74,7 @@ class _Vocabulary:
     """llguidance's view of a tokenizer plus what closing mode needs: the closers' ids and token lengths."""
 
     def __init__(self, tokenizer: CaptionTokenizer, vocab_size: int) -> None:
+        llguidance = _llguidance()
         self.size = vocab_size
         self.ll = llguidance.LLTokenizer(tokenizer.backend_json(), n_vocab=vocab_size, eos_token=END_TOKEN)
         self.closers = [END_TOKEN] + [tokenizer.encode_text(text)[0] for text in _CLOSERS]
@@ -118,7 +135,7 @@ def generate_caption_tokens(
     """The generated caption's token ids (end token excluded); `progress(done, budget)` after each token."""
     sampling.check()
     vocabulary = _vocabulary(tokenizer, lm.head.out_features)
-    matcher = llguidance.LLMatcher(vocabulary.ll, vocabulary.grammar)
+    matcher = _llguidance().LLMatcher(vocabulary.ll, vocabulary.grammar)
     if matcher.is_error():
         raise CaptionError(f"llguidance refused the caption grammar: {matcher.get_error()}")
     generator = torch.Generator().manual_seed(sampling.seed)
