@@ -8,6 +8,7 @@ from .caption_overlay import IG4_CaptionOverlay
 from .element_mask import IG4_ElementMask
 from .loaders import IG4_ModelLoader, IG4_TextEncoderLoader, IG4_VAELoader
 from .lora import IG4_LoraLoader
+from .magic_prompt import IG4_MagicPrompt
 from .sampler import IG4_Sampler
 from .text_encode import IG4_TextEncode
 from .vae_decode import IG4_VAEDecode
@@ -29,4 +30,5 @@ class Ideogram4Extension(ComfyExtension):
             IG4_CaptionOverlay,
             IG4_VAEEncode,
             IG4_ElementMask,
+            IG4_MagicPrompt,
         ]

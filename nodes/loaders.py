@@ -21,6 +21,7 @@ from ..ideogram4_core.models.vae import load_vae
 from ..ideogram4_core.weights.transformer_weights import load_transformer
 from . import comfy_adapter as comfy
 from . import model_catalog as catalog
+from .magic_prompt import remember_text_encoder
 from .sockets import Ideogram4ModelSocket, Ideogram4TextEncoderSocket, Ideogram4VAESocket
 from .types import Ideogram4Model, Ideogram4TextEncoderModel, Ideogram4VAE
 
@@ -233,9 +234,10 @@ class IG4_TextEncoderLoader(io.ComfyNode):
         module = load_text_encoder(path, device=device, dtype=dtype)
         lines = [f"text encoder: {_label(path)}", f"tokenizer: {tokenizer_folder or 'the vocabulary in the GGUF'}"]
         value = Ideogram4TextEncoderModel(
-            comfy.wrap_model(module, "text_encoder"), caption_tokenizer, " · ".join(lines), dtype
+            comfy.wrap_model(module, "text_encoder"), caption_tokenizer, " · ".join(lines), dtype, path
         )
         value.encoder()  # refuses a tokenizer that does not belong to the encoder
+        remember_text_encoder(value)
         return io.NodeOutput(value, ui={"text": ["\n".join(lines)]})
 
 

@@ -1,4 +1,5 @@
-"""Server route ``POST /ideogram4/caption/check``: a thin aiohttp wrapper around the engine's ``check_request``.
+"""Server routes: ``POST /ideogram4/caption/check``, a thin aiohttp wrapper around the engine's ``check_request``,
+and ``POST /ideogram4/magic_prompt`` (its logic: ``nodes/magic_prompt.magic_request``).
 
 Request: ``{"caption": <caption text or object>, "width"?: int, "height"?: int}``.
 Response 200: ``{"valid", "problems": [{path, message, fix, severity}], "repairs": [{path, message}],
@@ -12,12 +13,15 @@ import asyncio
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ..ideogram4_core.caption import check_request
 from ..ideogram4_core.caption.json_text import decode
 
 CHECK_ROUTE = "/ideogram4/caption/check"
+MAGIC_ROUTE = "/ideogram4/magic_prompt"
 _registered = False
+_magic_registered = False
 
 
 def register_routes(tokenizer_dir: Callable[[], Path]) -> bool:
@@ -46,4 +50,30 @@ def register_routes(tokenizer_dir: Callable[[], Path]) -> bool:
 
     PromptServer.instance.routes.post(CHECK_ROUTE)(check)
     _registered = True
+    return True
+
+
+def register_magic_route(handle: Callable[[Any], tuple[int, dict[str, Any]]]) -> bool:
+    """Add ``POST MAGIC_ROUTE`` (body → `handle` in a worker thread → JSON reply); True if it is registered."""
+    global _magic_registered
+    if _magic_registered:
+        return True
+    try:
+        from aiohttp import web
+        from server import PromptServer
+    except ImportError:
+        return False
+    if getattr(PromptServer, "instance", None) is None or not hasattr(PromptServer.instance, "routes"):
+        return False
+
+    async def magic(request: web.Request) -> web.Response:
+        try:
+            body = json.loads(await request.text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            return web.json_response({"error": "the request body is not JSON"}, status=400)
+        status, payload = await asyncio.to_thread(handle, body)
+        return web.json_response(payload, status=status, dumps=lambda obj: json.dumps(obj, ensure_ascii=False))
+
+    PromptServer.instance.routes.post(MAGIC_ROUTE)(magic)
+    _magic_registered = True
     return True

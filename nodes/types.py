@@ -68,6 +68,7 @@ class Ideogram4TextEncoderModel:
     tokenizer: CaptionTokenizer
     description: str
     dtype: torch.dtype
+    source: Path | None = None  # the file or folder it was loaded from (the magic prompt finds its LM head there)
 
     def encoder(self) -> TextEncoder:
         """The engine's caption encoder over the patcher's module (load it to the device first)."""

@@ -41,9 +41,28 @@ def write_tokenizer(folder: Path) -> Path:
 def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0, hidden: int = 32):
     """A random head-less Qwen3VLModel: full vocabulary, `hidden` wide (32), hidden/16 heads / 1 KV head of 16,
     tiny vision tower."""
-    from transformers import Qwen3VLConfig, Qwen3VLModel
+    from transformers import Qwen3VLModel
 
-    config = Qwen3VLConfig(
+    torch.manual_seed(seed)
+    model = Qwen3VLModel(_tiny_config(num_layers, hidden)).eval()
+    _vary_norms(model.language_model)
+    return model
+
+
+def tiny_qwen3_vl_lm(seed: int = 0):
+    """The same tiny model with its LM head: a random Qwen3VLForConditionalGeneration (the HF original's class)."""
+    from transformers import Qwen3VLForConditionalGeneration
+
+    torch.manual_seed(seed)
+    model = Qwen3VLForConditionalGeneration(_tiny_config(36)).eval()
+    _vary_norms(model.model.language_model)
+    return model
+
+
+def _tiny_config(num_layers: int, hidden: int = 32):
+    from transformers import Qwen3VLConfig
+
+    return Qwen3VLConfig(
         text_config={
             "vocab_size": 151936,
             "hidden_size": hidden,
@@ -71,14 +90,16 @@ def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0, hidden: int = 32):
             "num_position_embeddings": 16,
             "deepstack_visual_indexes": [0],
         },
+        tie_word_embeddings=False,
     )
-    torch.manual_seed(seed)
-    model = Qwen3VLModel(config).eval()
+
+
+def _vary_norms(language_model) -> None:
+    """Non-trivial norm weights, so a missed or misplaced norm shows."""
     with torch.no_grad():
-        for name, param in model.language_model.named_parameters():
-            if "norm" in name:  # non-trivial norm weights so a missed or misplaced norm shows
+        for name, param in language_model.named_parameters():
+            if "norm" in name:
                 param.uniform_(0.5, 1.5)
-    return model
 
 
 def write_text_encoder(model, folder: Path, max_shard_size: str | None = None) -> Path:

@@ -48,7 +48,7 @@ def rule_problems(caption: Any) -> list[Problem]:
     return problems
 
 
-def _blank(value: Any) -> bool:
+def is_blank(value: Any) -> bool:
     return isinstance(value, str) and _BLANK.fullmatch(value) is not None
 
 
@@ -58,7 +58,7 @@ def _describes_nothing(caption: dict[str, Any]) -> bool:
     if not isinstance(composition, dict) or composition.get("elements") != []:
         return False
     high = caption.get("high_level_description", "")
-    return _blank(composition.get("background")) and _blank(high)
+    return is_blank(composition.get("background")) and is_blank(high)
 
 
 def raw_text_problems(raw: str) -> list[Problem]:
@@ -116,7 +116,7 @@ def _style_problems(style: dict[str, Any]) -> list[Problem]:
 
 def _element_problems(element: dict[str, Any], path: str) -> list[Problem]:
     problems = list(_order_problems(element, ELEMENT_ORDER, path))
-    if element["type"] == "text" and _blank(element.get("text")):
+    if element["type"] == "text" and is_blank(element.get("text")):
         problems.append(
             Problem(
                 join_path(path, "text"),

@@ -1,4 +1,4 @@
-"""Command line: `python -m ideogram4_core generate|demo|validate|inspect …` (contract in DESIGN.md)."""
+"""Command line: `python -m ideogram4_core generate|demo|validate|inspect|magic-prompt|batch …` (DESIGN.md)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import torch
 
 from ..errors import Ideogram4Error
-from . import batch, demo, generate, inspect, validate
+from . import batch, demo, generate, inspect, magic_prompt, validate
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -33,6 +33,6 @@ def main(argv: list[str] | None = None) -> int:
 def _build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m ideogram4_core", description="Run Ideogram 4 locally.")
     commands = parser.add_subparsers(dest="command", required=True)
-    for command in (generate, demo, validate, inspect, batch):
+    for command in (generate, demo, validate, inspect, magic_prompt, batch):
         command.add_parser(commands)
     return parser

@@ -1,6 +1,8 @@
 """Qwen3-VL language tower that returns the tapped decoder-layer outputs Ideogram 4 is conditioned on.
 
-Only the layers up to the last tap are built; the vision tower, final norm and LM head are never loaded.
+Only the layers up to the last tap are built (for Qwen3-VL-8B: all 36) plus, for a 36-layer tower, the final
+norm (the magic prompt's causal LM runs through it; the features never do); the vision tower and LM head are
+never loaded.
 For text-only input Qwen3-VL's interleaved MRoPE has equal positions on all three axes, which is exactly
 ordinary 1-D rotate-half RoPE over positions 0..n-1.
 """
@@ -26,6 +28,7 @@ from ..weights.quant.comfy import metadata_markers
 from ..weights.quant.fp8 import use_fp8_matmul
 from ..weights.quant.gguf import take_gguf_modules
 from ..weights.safetensors_io import weight_files
+from .kv_cache import LayerCache
 from .modules import materialize, module_types, zero_embedding
 from .tokenizer import CaptionTokenizer, bundled_tokenizer_dir
 
@@ -148,16 +151,44 @@ class Attention(nn.Module):
         self.q_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps)
         self.k_norm = RMSNorm(cfg.head_dim, cfg.rms_norm_eps)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: LayerCache | None = None
+    ) -> torch.Tensor:
+        """x (L, hidden) at the positions of cos/sin; with `cache`, attends to the cached positions too."""
         length = x.shape[0]
         q = self.q_norm(self.q_proj(x).view(length, self.heads, self.head_dim)).transpose(0, 1)
         k = self.k_norm(self.k_proj(x).view(length, self.kv_heads, self.head_dim)).transpose(0, 1)
         v = self.v_proj(x).view(length, self.kv_heads, self.head_dim).transpose(0, 1)
         q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        if cache is not None:
+            return self.o_proj(_cached_attention(q, k, v, cache).transpose(0, 1).reshape(length, -1))
         groups = self.heads // self.kv_heads
         k, v = k.repeat_interleave(groups, dim=0), v.repeat_interleave(groups, dim=0)
         out = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         return self.o_proj(out.transpose(0, 1).reshape(length, -1))
+
+
+def _cached_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, cache: LayerCache) -> torch.Tensor:
+    """Causal attention of the new positions over the cached ones plus themselves. Grouped-query without
+    copying keys: the query heads sharing a KV head are folded into its rows (and the causal mask with them)."""
+    past = cache.length
+    keys, values = cache.append(k, v)
+    heads, length, head_dim = q.shape
+    kv_heads = keys.shape[0]
+    groups = heads // kv_heads
+    folded = q.reshape(kv_heads, groups * length, head_dim)
+    mask = None
+    if length > 1:
+        mask = torch.ones(length, past + length, dtype=torch.bool, device=q.device).tril(diagonal=past)
+        mask = mask.repeat(groups, 1)
+    if q.device.type != "cpu":
+        out = F.scaled_dot_product_attention(folded, keys, values, attn_mask=mask)
+    else:  # CPU SDPA costs ~10 ms a call at decode sizes; the explicit form is the same sum, far cheaper
+        scores = (folded @ keys.transpose(1, 2)) * head_dim**-0.5
+        if mask is not None:
+            scores = scores.masked_fill(~mask, float("-inf"))
+        out = torch.softmax(scores.float(), dim=-1).to(values.dtype) @ values
+    return out.reshape(heads, length, head_dim)
 
 
 class MLP(nn.Module):
@@ -183,19 +214,26 @@ class DecoderLayer(nn.Module):
         self.post_attention_layernorm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps)
         self.mlp = MLP(cfg)
 
-    def forward(self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
-        x = x + self.self_attn(self.input_layernorm(x), cos, sin)
+    def forward(
+        self, x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor, cache: LayerCache | None = None
+    ) -> torch.Tensor:
+        x = x + self.self_attn(self.input_layernorm(x), cos, sin, cache)
         return x + self.mlp(self.post_attention_layernorm(x))
 
 
 class Qwen3TapEncoder(nn.Module):
-    """Embedding + decoder layers 0..max(TAP_LAYERS); returns the tapped layer outputs stacked per token."""
+    """Embedding + decoder layers 0..max(TAP_LAYERS); returns the tapped layer outputs stacked per token.
 
-    def __init__(self, cfg: TextEncoderConfig) -> None:
+    `norm` (the tower's final RMS norm, None when the file lacks it) is not used here; the causal LM of the
+    magic prompt (`causal_lm`) runs the same layers through it.
+    """
+
+    def __init__(self, cfg: TextEncoderConfig, final_norm: bool = False) -> None:
         super().__init__()
         self.config = cfg
         self.embed_tokens = zero_embedding(cfg.vocab_size, cfg.hidden_size)
         self.layers = nn.ModuleList(DecoderLayer(cfg) for _ in range(max(TAP_LAYERS) + 1))
+        self.norm = RMSNorm(cfg.hidden_size, cfg.rms_norm_eps) if final_norm else None
 
     def forward(self, token_ids: torch.Tensor) -> torch.Tensor:
         """token_ids (L,) → float32 features (L, hidden·13), feature index = hidden_index·13 + tap_index."""
@@ -215,8 +253,8 @@ def load_text_encoder(
 ) -> Qwen3TapEncoder:
     """Load the language tower from a text_encoder/ folder (single or sharded) or a single .safetensors file.
 
-    Reads only the embedding and layers 0..max(TAP_LAYERS); the rest of the file is never read. Quantised
-    Linears (any registered format, see `quant`) stay quantised; `dtype` is the compute dtype. `fp8_matmul`
+    Reads only the embedding, layers 0..max(TAP_LAYERS) and the final norm; the rest of the file is never read.
+    Quantised Linears (any registered format, see `quant`) stay quantised; `dtype` is the compute dtype. `fp8_matmul`
     runs fp8 layers as real fp8 matmuls where the GPU supports them.
     """
     path = Path(path)
@@ -246,12 +284,15 @@ def load_text_encoder(
         stored = _read_tensors(wanted, device) | metadata_markers(headers)
     state = {name[len(prefix) :]: t for name, t in stored.items() if name.startswith(prefix)}
     state = {name: tensor for name, tensor in state.items() if _is_needed(name)}
+    final_norm = cfg.num_layers == max(TAP_LAYERS) + 1 and "norm.weight" in state  # it follows the last layer
+    if not final_norm:
+        state.pop("norm.weight", None)
     if isinstance(headers[0], GgufHeader):
-        linears = take_gguf_modules(state, module_types(lambda: Qwen3TapEncoder(cfg)), dtype)
+        linears = take_gguf_modules(state, module_types(lambda: Qwen3TapEncoder(cfg, final_norm)), dtype)
     else:
         linears = fmt.take_linears(state, dtype)
     model = materialize(
-        lambda: Qwen3TapEncoder(cfg), state, dtype=dtype, what=f"Qwen3-VL text encoder ({path.name})",
+        lambda: Qwen3TapEncoder(cfg, final_norm), state, dtype=dtype, what=f"Qwen3-VL text encoder ({path.name})",
         replacements=linears,
     )  # fmt: skip
     use_fp8_matmul(model, fp8_matmul)
@@ -274,7 +315,7 @@ def _gguf_settings(cfg: TextEncoderConfig, header: GgufHeader) -> TextEncoderCon
 def _is_needed(name: str) -> bool:
     if name.startswith("layers."):
         return int(name.split(".")[1]) <= max(TAP_LAYERS)
-    return name == "embed_tokens.weight"
+    return name in ("embed_tokens.weight", "norm.weight")
 
 
 def _read_config(path: Path) -> dict:

@@ -89,6 +89,18 @@ class CaptionTokenizer:
             )
         return ids
 
+    def encode_text(self, text: str) -> list[int]:
+        """Token ids of `text` as written (special tokens such as <|im_start|> in it become their ids)."""
+        return self._tokenizer.encode(text, add_special_tokens=False).ids
+
+    def decode(self, token_ids: list[int]) -> str:
+        """The text of `token_ids` (special tokens left out)."""
+        return self._tokenizer.decode(token_ids, skip_special_tokens=True)
+
+    def backend_json(self) -> str:
+        """The tokenizer in Hugging Face tokenizers' JSON form (what structured-generation libraries read)."""
+        return self._tokenizer.to_str()
+
     def _encode(self, caption: str) -> list[int]:
         return self._tokenizer.encode(render_caption(caption), add_special_tokens=False).ids
 

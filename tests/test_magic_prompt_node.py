@@ -1,0 +1,137 @@
+"""IG4_MagicPrompt and POST /ideogram4/magic_prompt with the ComfyUI stand-ins: the loaded text encoder's own
+module is used (its patcher is the one loaded), per-token progress, Cancel, and the route's replies."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import types
+from pathlib import Path
+
+import pytest
+import torch
+from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
+from fixtures_text import tiny_qwen3_vl_lm
+from safetensors.torch import save_file
+
+from ideogram4_core.caption import verify_text
+
+BUDGET = 160
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory) -> Path:
+    """models/text_encoders/ with a ComfyUI-style single file and prompt_enhancer_head/ next to it."""
+    root = tmp_path_factory.mktemp("models")
+    folder = root / "text_encoders"
+    folder.mkdir()
+    model = tiny_qwen3_vl_lm(seed=3)
+    tower = {f"model.{k}": v.contiguous() for k, v in model.model.language_model.state_dict().items()}
+    save_file(tower, folder / "qwen3vl_tiny.safetensors")
+    head = folder / "prompt_enhancer_head"
+    head.mkdir()
+    save_file({"lm_head.weight": model.lm_head.weight.detach().clone()}, head / "diffusion_pytorch_model.safetensors")
+    config = {"_class_name": "Ideogram4PromptEnhancerHead", "hidden_size": 32, "vocab_size": 151936}
+    (head / "config.json").write_text(json.dumps(config))
+    return root
+
+
+@pytest.fixture
+def fake(models: Path) -> FakeComfy:
+    return FakeComfy({"text_encoders": [models / "text_encoders"]})
+
+
+@pytest.fixture
+def pack(fake: FakeComfy, monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamespace:
+    import_pack(monkeypatch, comfy_api_modules() | fake.modules())
+    loaders = importlib.import_module("ig4pack.nodes.loaders")
+    yield types.SimpleNamespace(loaders=loaders, magic=importlib.import_module("ig4pack.nodes.magic_prompt"))
+    forget_pack()
+
+
+def _encoder(pack):
+    out = pack.loaders.IG4_TextEncoderLoader.execute(text_encoder="qwen3vl_tiny.safetensors", tokenizer="auto")
+    return out.values[0]
+
+
+def _run(pack, encoder, **overrides):
+    settings = {"idea": 'a "SALE" banner', "width": 1024, "height": 512, "seed": 1, "temperature": 0.7}
+    return pack.magic.IG4_MagicPrompt.execute(encoder, max_new_tokens=BUDGET, **(settings | overrides))
+
+
+def test_schema(pack):
+    schema = pack.magic.IG4_MagicPrompt.define_schema()
+    assert (schema.node_id, schema.display_name) == ("IG4_MagicPrompt", "Ideogram 4 · Magic Prompt")
+    ids = [i.id for i in schema.inputs]
+    assert ids == [
+        "text_encoder",
+        "idea",
+        "width",
+        "height",
+        "seed",
+        "temperature",
+        "max_new_tokens",
+        "image",
+        "caption",
+    ]
+    assert [i.kind for i in schema.inputs[-2:]] == ["IMAGE", "STRING"] and all(i.optional for i in schema.inputs[-2:])
+
+
+def test_writes_a_valid_caption_with_the_loaded_encoder(pack, fake):
+    encoder = _encoder(pack)
+    out = _run(pack, encoder)
+    caption = out.values[0]
+    assert verify_text(caption).valid
+    loaded = fake.loaded[-1][0]
+    assert loaded[0] is encoder.patcher and loaded[1].model.weight.shape == (151936, 32)
+    assert [done for done, _, _ in fake.progress] == list(range(1, len(fake.progress) + 1))
+    assert all(total == BUDGET for _, total, _ in fake.progress) and "tokens" in out.ui["text"][0]
+    revised = _run(pack, encoder, idea="make it blue", caption=caption).values[0]
+    assert verify_text(revised).valid
+    with pytest.raises(Exception, match="vision tower"):
+        _run(pack, encoder, image=torch.zeros(1, 8, 8, 3))
+
+
+def test_cancel_stops_between_tokens(pack, fake):
+    encoder = _encoder(pack)
+
+    class CancelAfterThree(list):
+        def append(self, item) -> None:
+            super().append(item)
+            fake.interrupted = len(self) >= 3
+
+    fake.progress = CancelAfterThree()
+    interrupt = importlib.import_module("comfy.model_management").InterruptProcessingException
+    with pytest.raises(interrupt):
+        _run(pack, encoder)
+    assert len(fake.progress) == 3
+
+
+def test_route(pack, fake):
+    pack.magic._latest.clear()
+    body = {"idea": "a kite", "width": 768, "height": 1024, "seed": 2, "caption": None}
+    status, payload = pack.magic.magic_request(body)
+    assert status == 409 and "Text Encoder Loader" in payload["error"]
+    _encoder(pack)
+    status, payload = pack.magic.magic_request(body)
+    assert status == 200 and verify_text(payload["caption"]).valid
+    assert pack.magic.magic_request([1])[0] == 400
+    status, payload = pack.magic.magic_request(body | {"width": "wide"})
+    assert status == 400 and "integers" in payload["error"]
+
+
+def test_missing_head_names_where_it_goes(pack, models, tmp_path):
+    encoder = _encoder(pack)
+    moved = tmp_path / "elsewhere.safetensors"
+    moved.write_bytes((models / "text_encoders" / "qwen3vl_tiny.safetensors").read_bytes())
+    lonely = type(encoder)(encoder.patcher, encoder.tokenizer, encoder.description, encoder.dtype, moved)
+    with pytest.raises(Exception, match=r"needs an LM head.*prompt_enhancer_head"):
+        _run(pack, lonely)
