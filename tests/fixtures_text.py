@@ -107,3 +107,21 @@ def write_text_encoder(model, folder: Path, max_shard_size: str | None = None) -
     kwargs = {"max_shard_size": max_shard_size} if max_shard_size else {}
     model.save_pretrained(folder, **kwargs)
     return folder
+
+
+def write_encoder_with_head(folder: Path, name: str, seed: int = 3) -> Path:
+    """`folder/name`: a ComfyUI-style single-file tiny text encoder, with the official `prompt_enhancer_head/`
+    (its LM head) beside it. Returns the file."""
+    from safetensors.torch import save_file
+
+    folder.mkdir(parents=True, exist_ok=True)
+    model = tiny_qwen3_vl_lm(seed=seed)
+    tower = {f"model.{k}": v.contiguous() for k, v in model.model.language_model.state_dict().items()}
+    save_file(tower, folder / name)
+    head = folder / "prompt_enhancer_head"
+    head.mkdir(exist_ok=True)
+    save_file({"lm_head.weight": model.lm_head.weight.detach().clone()}, head / "diffusion_pytorch_model.safetensors")
+    config = {"_class_name": "Ideogram4PromptEnhancerHead", "hidden_size": model.lm_head.in_features,
+              "vocab_size": model.lm_head.out_features}  # fmt: skip
+    (head / "config.json").write_text(json.dumps(config))
+    return folder / name

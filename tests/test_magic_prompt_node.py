@@ -4,15 +4,13 @@ module is used (its patcher is the one loaded), per-token progress, Cancel, and 
 from __future__ import annotations
 
 import importlib
-import json
 import types
 from pathlib import Path
 
 import pytest
 import torch
 from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
-from fixtures_text import tiny_qwen3_vl_lm
-from safetensors.torch import save_file
+from fixtures_text import write_encoder_with_head
 
 from ideogram4_core.caption import verify_text
 
@@ -31,16 +29,7 @@ def one_thread():
 def models(tmp_path_factory) -> Path:
     """models/text_encoders/ with a ComfyUI-style single file and prompt_enhancer_head/ next to it."""
     root = tmp_path_factory.mktemp("models")
-    folder = root / "text_encoders"
-    folder.mkdir()
-    model = tiny_qwen3_vl_lm(seed=3)
-    tower = {f"model.{k}": v.contiguous() for k, v in model.model.language_model.state_dict().items()}
-    save_file(tower, folder / "qwen3vl_tiny.safetensors")
-    head = folder / "prompt_enhancer_head"
-    head.mkdir()
-    save_file({"lm_head.weight": model.lm_head.weight.detach().clone()}, head / "diffusion_pytorch_model.safetensors")
-    config = {"_class_name": "Ideogram4PromptEnhancerHead", "hidden_size": 32, "vocab_size": 151936}
-    (head / "config.json").write_text(json.dumps(config))
+    write_encoder_with_head(root / "text_encoders", "qwen3vl_tiny.safetensors")
     return root
 
 

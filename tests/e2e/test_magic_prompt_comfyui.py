@@ -3,6 +3,11 @@
 
 from __future__ import annotations
 
+from fixtures_text import write_encoder_with_head
+
+from ideogram4_core.caption import verify_text
+from ideogram4_core.caption.magic_decode import Sampling
+
 from .comfyui_harness import ComfyUI
 
 NODE = "IG4_MagicPrompt"
@@ -22,6 +27,7 @@ def test_object_info(comfyui: ComfyUI):
 
 
 def test_route_replies_with_an_error_the_builder_can_show(comfyui: ComfyUI):
+    """Runs before a text encoder with an LM head is loaded (the next test loads one)."""
     status, body = comfyui.post(ROUTE, {"idea": "a kite", "width": 1024, "height": 768, "seed": 0, "caption": None})
     if status == 409:  # no text encoder loaded in this server yet
         assert "Text Encoder Loader" in body["error"]
@@ -29,3 +35,26 @@ def test_route_replies_with_an_error_the_builder_can_show(comfyui: ComfyUI):
         assert status == 400 and body["error"], body
     status, body = comfyui.post(ROUTE, {"idea": "a kite", "width": "wide", "height": 768, "seed": 0})
     assert status == 400 and "integers" in body["error"]
+
+
+def test_node_writes_a_valid_caption_and_the_route_shares_its_encoder(comfyui: ComfyUI):
+    """Text Encoder Loader → Magic Prompt → Preview as Text on a tiny random encoder with its LM head: the caption
+    passes the verifier, and the route (the builder's action), answering with the encoder the graph loaded, gives
+    the same caption for the same idea, size, seed and (default) sampling settings."""
+    write_encoder_with_head(comfyui.models_dir / "text_encoders", "ig4_magic_tiny.safetensors")
+    idea, width, height, seed = 'a "SALE" banner for a bakery', 1024, 512, 1
+    graph = {
+        "1": {"class_type": "IG4_TextEncoderLoader",
+              "inputs": {"text_encoder": "ig4_magic_tiny.safetensors", "tokenizer": "auto", "compute_dtype": "auto"}},
+        "2": {"class_type": NODE,
+              "inputs": {"text_encoder": ["1", 0], "idea": idea, "width": width, "height": height, "seed": seed,
+                         "temperature": Sampling().temperature, "max_new_tokens": Sampling().max_new_tokens}},
+        "3": {"class_type": "PreviewAny", "inputs": {"source": ["2", 0]}},
+    }  # fmt: skip
+    entry = comfyui.run_prompt(graph, timeout=600)
+    assert entry["status"]["status_str"] == "success", entry["status"]
+    (caption,) = entry["outputs"]["3"]["text"]
+    assert verify_text(caption).valid, caption
+    status, body = comfyui.post(ROUTE, {"idea": idea, "width": width, "height": height, "seed": seed}, timeout=600)
+    assert status == 200, body
+    assert body["caption"] == caption
