@@ -6,6 +6,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 import torch
 
 from ideogram4_core.models.tokenizer import bundled_tokenizer_dir
@@ -125,3 +126,12 @@ def write_encoder_with_head(folder: Path, name: str, seed: int = 3) -> Path:
               "vocab_size": model.lm_head.out_features}  # fmt: skip
     (head / "config.json").write_text(json.dumps(config))
     return folder / name
+
+
+@pytest.fixture(scope="module")
+def one_thread():
+    """Token-by-token decoding makes thousands of tiny ops; on a shared CPU a thread pool only adds waiting."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

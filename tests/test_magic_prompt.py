@@ -10,7 +10,7 @@ import weakref
 
 import pytest
 import torch
-from fixtures_text import tiny_qwen3_vl_lm
+from fixtures_text import one_thread, tiny_qwen3_vl_lm  # noqa: F401 (one_thread: a fixture)
 
 from ideogram4_core.caption import dumps_canonical, magic_decode, verify_text
 from ideogram4_core.caption.magic_decode import MIN_NEW_TOKENS, GenerationCancelled, Sampling, sample_token
@@ -31,13 +31,7 @@ IDEAS = {
 }
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Decoding makes thousands of tiny ops; on a shared CPU a thread pool only adds waiting."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

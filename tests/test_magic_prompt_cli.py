@@ -5,8 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
-import torch
-from fixtures_text import tiny_qwen3_vl_lm, write_tokenizer
+from fixtures_text import one_thread, tiny_qwen3_vl_lm, write_tokenizer  # noqa: F401 (one_thread: a fixture)
 from safetensors.torch import save_file
 
 from ideogram4_core.caption import verify_text
@@ -16,12 +15,7 @@ from ideogram4_core.models.lm_head import HEAD_FOLDER
 BUDGET = ["--max-new-tokens", "160"]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

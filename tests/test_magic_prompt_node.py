@@ -10,19 +10,14 @@ from pathlib import Path
 import pytest
 import torch
 from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
-from fixtures_text import write_encoder_with_head
+from fixtures_text import one_thread, write_encoder_with_head  # noqa: F401 (one_thread: a fixture)
 
 from ideogram4_core.caption import verify_text
 
 BUDGET = 160
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
