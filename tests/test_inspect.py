@@ -16,7 +16,7 @@ from safetensors.torch import save_file
 from test_lora import quantised_transformer
 
 from ideogram4_core.cli import main
-from ideogram4_core.models.text_encoder import TextEncoder
+from ideogram4_core.models.text_encoder import TAP_LAYERS, TextEncoder
 from ideogram4_core.models.transformer import Ideogram4Transformer, TransformerConfig
 from ideogram4_core.weights import safetensors_io
 from ideogram4_core.weights.quant import FORMATS
@@ -69,7 +69,8 @@ def test_official_folder_reports_each_component(official, capsys, monkeypatch):
     encoder = parts["text_encoder"]
     assert encoder["parameters"] == numel(pipe.text_encoder)  # the file: both towers
     language = pipe.text_encoder.language_model.state_dict()
-    loaded = sum(t.numel() for name, t in language.items() if name != "norm.weight")  # no vision tower, no final norm
+    final_norm = len(pipe.text_encoder.language_model.layers) == max(TAP_LAYERS) + 1  # kept when it follows the tap
+    loaded = sum(t.numel() for name, t in language.items() if final_norm or name != "norm.weight")  # no vision tower
     assert encoder["resident_bytes"] == 2 * loaded
     stages = [parts[n]["resident_bytes"] for n in ("transformer", "unconditional_transformer", "text_encoder", "vae")]
     assert report["peak_resident_bytes"] == max(stages[0] + stages[1], stages[2], stages[3])
