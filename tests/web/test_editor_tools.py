@@ -176,6 +176,7 @@ def test_copy_paste_between_two_builders_through_the_system_clipboard(browser, b
     assert boxes == [[300, 300, 400, 600], [320, 320, 420, 620]]
     page.locator("#host canvas").focus()
     page.keyboard.press("Control+x")
+    page.wait_for_function("window.editor.ctx.store.state.elements.length === 1")  # cut deletes once copied
     assert first.boxes() == [[100, 100, 200, 200]]
     context.close()
     assert not first.errors
