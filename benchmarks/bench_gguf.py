@@ -31,7 +31,7 @@ from pathlib import Path
 import gguf
 import numpy as np
 import torch
-from bench_loading import RSS_TARGET, TIME_TARGET, measure, random_model  # puts the checkout and tests/ first
+from bench_loading import measure, print_load_table, random_model  # puts the checkout and tests/ first
 
 from ideogram4_core.weights.quant.gguf import BLOCKS, PLAIN_TYPES, dequantize
 
@@ -74,15 +74,8 @@ def loading(blocks: int, text_width: int, repeats: int) -> None:
             rows.append((name, path.stat().st_size, read, load))
             path.unlink()
             print(f"measured {name}", file=sys.stderr)
-    print(f"{'GGUF':<34}{'file MB':>9}{'load s':>8}{'+touch s':>9}{'read s':>8}{'ratio':>7}{'RSS/file':>9}")
-    for name, size, read, load in rows:
-        ratio, rss = load["touch_s"] / read["read_s"], load["peak"] / size
-        flags = ("" if ratio <= TIME_TARGET else " time>target") + ("" if rss <= RSS_TARGET else " rss>target")
-        print(
-            f"{name:<34}{size / 1e6:>9.0f}{load['load_s']:>8.2f}{load['touch_s']:>9.2f}{read['read_s']:>8.2f}"
-            f"{ratio:>7.2f}{rss:>9.2f}{flags}"
-        )
-    print(f"targets: load+touch ≤ {TIME_TARGET} × plain read, peak RSS ≤ {RSS_TARGET} × file size\n")
+    print_load_table("GGUF", rows)
+    print()
 
 
 def _blocks(qtype: str, rows: int, cols: int) -> np.ndarray:

@@ -155,12 +155,18 @@ def main() -> None:
             load = min((measure("load", path) for _ in range(args.repeats)), key=lambda r: r["touch_s"])
             rows.append((name, _size(path), read, load))
             print(f"measured {name}", file=sys.stderr)
-    print(f"{'format':<24}{'file MB':>9}{'load s':>8}{'+touch s':>9}{'read s':>8}{'ratio':>7}{'RSS/file':>9}")
+    print_load_table("format", rows)
+
+
+def print_load_table(title: str, rows: list[tuple[str, int, dict, dict]]) -> None:
+    """One line per (name, file bytes, fastest read, fastest load): times, load/read ratio, peak RSS / file size."""
+    width = max(24, len(title), *(len(name) + 2 for name, *_ in rows))
+    print(f"{title:<{width}}{'file MB':>9}{'load s':>8}{'+touch s':>9}{'read s':>8}{'ratio':>7}{'RSS/file':>9}")
     for name, size, read, load in rows:
         ratio, rss = load["touch_s"] / read["read_s"], load["peak"] / size
         flags = ("" if ratio <= TIME_TARGET else " time>target") + ("" if rss <= RSS_TARGET else " rss>target")
         print(
-            f"{name:<24}{size / 1e6:>9.0f}{load['load_s']:>8.2f}{load['touch_s']:>9.2f}{read['read_s']:>8.2f}"
+            f"{name:<{width}}{size / 1e6:>9.0f}{load['load_s']:>8.2f}{load['touch_s']:>9.2f}{read['read_s']:>8.2f}"
             f"{ratio:>7.2f}{rss:>9.2f}{flags}"
         )
     print(f"targets: load+touch ≤ {TIME_TARGET} × plain read, peak RSS ≤ {RSS_TARGET} × file size")
