@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 from comfy_api.latest import io
+from torch import nn
 
 from ..ideogram4_core.devices import resolve_dtype
 from ..ideogram4_core.errors import ModelFileError
@@ -181,7 +182,8 @@ class IG4_ModelLoader(io.ComfyNode):
                 )
         uncond_label = "the conditional weights (single model)" if single_model else "none"
         lines = [f"cond: {_label(cond_path)}", f"uncond: {_label(uncond_path) if uncond_path else uncond_label}"]
-        fp8_path = describe_fp8_path(cond, comfy.devices("diffusion")[0])
+        fp8_path = describe_fp8_path(nn.ModuleList([m for m in (cond, uncond) if m is not None]),
+                                     comfy.devices("diffusion")[0])  # fmt: skip
         lines.append(f"compute: {str(dtype).removeprefix('torch.')}" + (f", {fp8_path}" if fp8_path else ""))
         cond_patcher = comfy.wrap_model(cond, "diffusion")
         uncond_patcher = comfy.wrap_model(uncond, "diffusion") if uncond is not None else None

@@ -9,6 +9,8 @@ test_fp8_matmul_fidelity.py).
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -152,7 +154,8 @@ def test_fp8_matmul_falls_back_where_unsupported(monkeypatch):
 def test_cuda_capability_gate(monkeypatch):
     assert not cuda_fp8_capable(torch.device("cpu"))
     for capability, expected in (((8, 6), False), ((8, 9), True), ((9, 0), True), ((12, 0), True)):
-        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device, c=capability: c)
+        properties = SimpleNamespace(major=capability[0], minor=capability[1])
+        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device, p=properties: p)
         assert cuda_fp8_capable(torch.device("cuda", 0)) is expected
 
 

@@ -50,8 +50,14 @@ class Fp8Linear(DequantLinear):
 
 
 def cuda_fp8_capable(device: torch.device) -> bool:
-    """True on CUDA devices with compute capability ≥ 8.9 (Ada, Hopper, Blackwell)."""
-    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 9)
+    """True on CUDA devices with compute capability ≥ 8.9 (Ada, Hopper, Blackwell).
+
+    Read from the device properties, which `torch.compile` folds to a constant (so the check costs no graph break).
+    """
+    if device.type != "cuda":
+        return False
+    properties = torch.cuda.get_device_properties(device)
+    return (properties.major, properties.minor) >= (8, 9)
 
 
 def scaled_mm_weight(weight: torch.Tensor) -> bool:
