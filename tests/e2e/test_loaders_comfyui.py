@@ -103,7 +103,7 @@ def test_weight_formats_keep_the_former_fp8_matmul_option(comfyui: ComfyUI, repo
         prompt["1"]["inputs"]["weight_format"] = weight_format
         entry = comfyui.run_prompt(prompt)
         assert entry["status"]["status_str"] == "success", entry["status"]
-    prompt = graph()
+    prompt = {key: node for key, node in graph().items() if key in ("1", "show1")}  # nothing else to run
     prompt["1"]["inputs"]["weight_format"] = "fast"
     status, body = comfyui.post("/prompt", {"prompt": prompt})
     assert status == 400, body
