@@ -12,8 +12,11 @@ pipeline calls it, the caption left-padded to 2048 tokens with a segment mask), 
 alone. Reported per format and size: ms per forward, achieved TFLOP/s (the useful matmul FLOPs of our real-token
 sequence, see `ideogram4_core.models.costs`, over the time) against the device's dense peak, seconds per
 V4_DEFAULT_20 image (every step's branches, polish steps included), and peak memory with both branches resident
-(2 × the weights + the larger forward's measured activation peak; computed from the cost model on the CPU). A
-failing cell prints its error and the rest go on; cells after the time box are skipped.
+(2 × the weights + the larger forward's measured activation peak; computed from the cost model on the CPU), and
+for the quantised formats the relative error ‖out − out_bf16‖ / ‖out_bf16‖ of the conditional forward against
+ours in bf16 on the same weights; for fp8 on a capable GPU also the dequantised fp8 path's error, which splits
+the fp8 matmul's cost (activations rounded to e4m3) from the weights' own rounding. A failing cell prints its
+error and the rest go on; cells after the time box are skipped.
 """
 
 from __future__ import annotations
@@ -98,6 +101,8 @@ class Cell:
     activation: dict[str, float]
     note: str = ""
     error: str = ""
+    vs_bf16: float | None = None  # relative error of the conditional forward against ours in bf16
+    dequantised_vs_bf16: float | None = None  # fp8 with fp8 matmuls: the same for the dequantised fp8 path
 
 
 def device_peak(device: torch.device, fp8: bool) -> float | None:
@@ -143,6 +148,11 @@ def tensor_bytes(model: nn.Module) -> int:
     """Bytes of the distinct storages behind a model's parameters and buffers."""
     storages = {t.untyped_storage().data_ptr(): t.untyped_storage().nbytes() for t in model.state_dict().values()}
     return sum(storages.values())
+
+
+def relative_error(got: torch.Tensor, expected: torch.Tensor) -> float:
+    """‖got − expected‖ / ‖expected‖ in float32."""
+    return float((got.float() - expected.float()).norm() / expected.float().norm())
 
 
 def build_reference(cfg: TransformerConfig, device: torch.device, dtype: torch.dtype) -> nn.Module:
@@ -237,6 +247,7 @@ def run_benchmark(setup: Setup, time_box: float, device: torch.device) -> dict[t
     weights: dict[str, int] = {}
     inputs = {size: Inputs(setup, size, device, dtype) for size in setup.sizes}
     models: dict[str, nn.Module] = {}
+    bf16_out: dict[int, torch.Tensor] = {}  # ours, conditional branch, per size
 
     def model_for(fmt: str) -> nn.Module:
         if fmt == "diffusers":
@@ -276,11 +287,34 @@ def run_benchmark(setup: Setup, time_box: float, device: torch.device) -> dict[t
                     print(f"ERROR {fmt} {size}² {branch}: {type(exc).__name__}: {exc}", flush=True)
                     cell.error = f"{branch}: {type(exc).__name__}"
                     _release(device)
+            if fmt.startswith("ours") and not cell.error:
+                try:
+                    compare(models[fmt], fmt, data, cell, bf16_out, size)
+                except Exception as exc:  # report and go on
+                    print(f"ERROR {fmt} {size}² error vs bf16: {type(exc).__name__}: {exc}", flush=True)
         if fmt in ("ours fp8", "ours nf4"):
             del models[fmt]
             _release(device)
     print_table(results, weights, setup, device)
     return results
+
+
+def compare(
+    model: Ideogram4Transformer, fmt: str, data: Inputs, cell: Cell, bf16_out: dict[int, torch.Tensor], size: int
+) -> None:
+    """Record `fmt`'s conditional output error against ours in bf16 (which `fmt` "ours" provides)."""
+    with torch.inference_mode():
+        out = data.ours(model, "cond")()
+        if fmt == "ours":
+            bf16_out[size] = out
+            return
+        if size not in bf16_out:
+            return
+        cell.vs_bf16 = relative_error(out, bf16_out[size])
+        if cell.note == "scaled_mm":
+            use_fp8_matmul(model, False)
+            cell.dequantised_vs_bf16 = relative_error(data.ours(model, "cond")(), bf16_out[size])
+            use_fp8_matmul(model, True)
 
 
 def print_table(
@@ -299,13 +333,13 @@ def print_table(
     print(f"D20 = {PRESET}: {steps['cond']} conditional + {steps['uncond']} unconditional forwards; "
           f"peak = both branches resident ({memory})\n")  # fmt: skip
     columns = ["format", "size", "cond ms", "uncond ms", "cond TFLOP/s", "% of peak", "D20 s/image", f"weights {unit}",
-               f"peak {unit}"]  # fmt: skip
+               f"peak {unit}", "rel. err vs bf16"]  # fmt: skip
     print("| " + " | ".join(columns) + " |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("|" + "---|" * len(columns))
     for (fmt, size), cell in results.items():
         label = fmt + (f" ({cell.note})" if cell.note else "")
         if cell.error or len(cell.ms) < 2:
-            print(f"| {label} | {size}² | {cell.error or 'incomplete'} | | | | | | |")
+            print(f"| {label} | {size}² | {cell.error or 'incomplete'} | | | | | | | |")
             continue
         n = token_grid(size, size)[0] * token_grid(size, size)[1]
         tflops = forward_flops(cfg, setup.caption, n) / (cell.ms["cond"] / 1000) / 1e12
@@ -313,13 +347,18 @@ def print_table(
         share = f"{100 * tflops / peak:.0f} %" if peak else "n/a"
         d20 = sum(steps[b] * cell.ms[b] for b in steps) / 1000
         peak_bytes = 2 * weights[fmt] + max(cell.activation.values())
+        error = "–" if cell.vs_bf16 is None else f"{cell.vs_bf16:.2e}"
         print(f"| {label} | {size}² | {cell.ms['cond']:.1f} | {cell.ms['uncond']:.1f} | {tflops:.3g} | {share} "
-              f"| {d20:.2f} | {weights[fmt] / unit_bytes:.2f} | {peak_bytes / unit_bytes:.2f} |")  # fmt: skip
+              f"| {d20:.2f} | {weights[fmt] / unit_bytes:.2f} | {peak_bytes / unit_bytes:.2f} | {error} |")  # fmt: skip
     for size in sorted({size for _, size in results}):
         ref, ours = results.get(("diffusers", size)), results.get(("ours", size))
         if ref and ours and len(ref.ms) == len(ours.ms) == 2:
             ratio = sum(steps[b] * ref.ms[b] for b in steps) / sum(steps[b] * ours.ms[b] for b in steps)
             print(f"\n{size}²: D20 speed-up diffusers / ours (same weights) = {ratio:.2f}×")
+        fp8 = results.get(("ours fp8", size))
+        if fp8 and fp8.vs_bf16 is not None and fp8.dequantised_vs_bf16 is not None:
+            print(f"{size}²: fp8 rel. error vs bf16 = {fp8.vs_bf16:.2e} with fp8 matmuls, "
+                  f"{fp8.dequantised_vs_bf16:.2e} dequantised (the weights' rounding alone)")  # fmt: skip
 
 
 def _release(device: torch.device) -> None:

@@ -101,6 +101,7 @@ class Ideogram4Pipeline:
         loras: LoraChoice | None = None,
         fast: FastModes = EXACT,
         vram_budget: int | None = None,
+        exact_fp8: bool = False,
     ) -> None:
         self.paths = paths
         self.device = device
@@ -108,6 +109,7 @@ class Ideogram4Pipeline:
         self.loras = loras or LoraChoice()
         self.fast = fast  # opt-in fast modes; the default samples exactly
         self.vram_budget = vram_budget  # bytes the sampling stage may use; None: everything stays resident
+        self.exact_fp8 = exact_fp8  # dequantise fp8 transformer layers even where fp8 matmuls run
 
     def generate(
         self,
@@ -176,10 +178,10 @@ class Ideogram4Pipeline:
 
     def load_branch(self, branch: str, *, on_host: bool = False) -> Ideogram4Transformer:
         """The conditional ("cond") or unconditional ("uncond") transformer, without LoRAs (on the CPU when it
-        is to be block-streamed)."""
+        is to be block-streamed). fp8 layers run as fp8 matmuls where the device has them, unless `exact_fp8`."""
         path = self.paths.transformer if branch == "cond" else self.paths.unconditional_transformer
         device = torch.device("cpu") if on_host else self.device
-        return load_transformer(path, device=device, dtype=self.dtype, branch=branch)
+        return load_transformer(path, device=device, dtype=self.dtype, branch=branch, fp8_matmul=not self.exact_fp8)
 
     def streamed(self, needs_uncond: bool, text_tokens: int, size: tuple[int, int], batch: int) -> frozenset[str]:
         """The models ("cond", "uncond") to block-stream so sampling fits `vram_budget` (see `memory_plan`)."""

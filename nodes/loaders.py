@@ -12,12 +12,14 @@ from pathlib import Path
 
 import torch
 from comfy_api.latest import io
+from torch import nn
 
 from ..ideogram4_core.devices import resolve_dtype
 from ..ideogram4_core.errors import ModelFileError
 from ..ideogram4_core.models.text_encoder import load_text_encoder, load_tokenizer
 from ..ideogram4_core.models.transformer import TransformerConfig
 from ..ideogram4_core.models.vae import load_vae
+from ..ideogram4_core.weights.quant.fp8 import describe_fp8_path
 from ..ideogram4_core.weights.transformer_weights import load_transformer
 from . import comfy_adapter as comfy
 from . import model_catalog as catalog
@@ -27,8 +29,9 @@ from .types import Ideogram4Model, Ideogram4TextEncoderModel, Ideogram4VAE
 
 CATEGORY = "Ideogram 4"
 DTYPES = ["auto", "bf16", "fp16", "fp32"]
-FP8_MATMUL = "auto + fp8 matmul"
-WEIGHT_FORMATS = ["auto", FP8_MATMUL]
+EXACT_FP8 = "exact fp8"
+WEIGHT_FORMATS = ["auto", EXACT_FP8]
+OLD_FP8_MATMUL = "auto + fp8 matmul"  # the fast path's former name, still in saved workflows: now the same as auto
 STREAMING = ["auto", "always"]
 
 
@@ -108,8 +111,10 @@ class IG4_ModelLoader(io.ComfyNode):
                     "weight_format",
                     options=WEIGHT_FORMATS,
                     default="auto",
-                    tooltip="The format is detected from the files and shown under the node. fp8 matmul runs fp8 "
-                    "layers as fp8 matrix products on GPUs that support them (faster, not bit-exact).",
+                    tooltip="The format is detected from the files and shown under the node. auto: fp8 layers "
+                    "run as fp8 matrix products on GPUs that have them (compute capability 8.9+: RTX 40xx/50xx, "
+                    "H100...; faster, not bit-exact), else they are dequantised. exact fp8: always dequantise "
+                    "(exact, slower). Other formats are the same either way.",
                 ),
                 _dtype_input(),
                 io.Combo.Input(
@@ -134,6 +139,13 @@ class IG4_ModelLoader(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, weight_format: str | None = None) -> bool | str:
+        """At queue time: one of the options, or the fast path's former name that saved workflows hold."""
+        if weight_format in (None, OLD_FP8_MATMUL, *WEIGHT_FORMATS):
+            return True
+        return f"Unknown weight format {weight_format!r}; choose one of {', '.join(WEIGHT_FORMATS)}."
+
+    @classmethod
     def fingerprint_inputs(cls, model: str, unconditional_model: str, single_model: bool = False, **_: object) -> tuple:
         entries = _transformers()
         pick = catalog.pick(entries, model, "Model")
@@ -155,7 +167,7 @@ class IG4_ModelLoader(io.ComfyNode):
             catalog.pick(entries, model, "Model"), catalog.NONE if single_model else unconditional_model, entries
         )
         dtype, device = _dtype(compute_dtype, "diffusion")
-        fp8 = weight_format == FP8_MATMUL
+        fp8 = weight_format != EXACT_FP8
         node = cls.hidden.unique_id
         comfy.send_status(node, f"Loading {cond_path.name}…")
         cond = load_transformer(cond_path, device=device, dtype=dtype, branch="cond", fp8_matmul=fp8)
@@ -170,7 +182,9 @@ class IG4_ModelLoader(io.ComfyNode):
                 )
         uncond_label = "the conditional weights (single model)" if single_model else "none"
         lines = [f"cond: {_label(cond_path)}", f"uncond: {_label(uncond_path) if uncond_path else uncond_label}"]
-        lines.append(f"compute: {str(dtype).removeprefix('torch.')}" + (", fp8 matmul" if fp8 else ""))
+        fp8_path = describe_fp8_path(nn.ModuleList([m for m in (cond, uncond) if m is not None]),
+                                     comfy.devices("diffusion")[0])  # fmt: skip
+        lines.append(f"compute: {str(dtype).removeprefix('torch.')}" + (f", {fp8_path}" if fp8_path else ""))
         cond_patcher = comfy.wrap_model(cond, "diffusion")
         uncond_patcher = comfy.wrap_model(uncond, "diffusion") if uncond is not None else None
         value = Ideogram4Model(
@@ -233,6 +247,8 @@ class IG4_TextEncoderLoader(io.ComfyNode):
         comfy.send_status(cls.hidden.unique_id, f"Loading {path.name}…")
         module = load_text_encoder(path, device=device, dtype=dtype)
         lines = [f"text encoder: {_label(path)}", f"tokenizer: {tokenizer_folder or 'the vocabulary in the GGUF'}"]
+        fp8_path = describe_fp8_path(module, comfy.devices("text_encoder")[0])
+        lines += [fp8_path] if fp8_path else []
         value = Ideogram4TextEncoderModel(
             comfy.wrap_model(module, "text_encoder"), caption_tokenizer, " · ".join(lines), dtype, path
         )

@@ -43,6 +43,12 @@ PROGRESSIVE_TOOLTIP = (
     "SSIM 0.2–0.66 against the exact image on the CPU benchmark's random model (README, 'Speed'). "
     "Text-to-image only."
 )
+COMPILE_TOOLTIP = (
+    "torch.compile the transformer blocks (off by default). The first run of each image size (and branch) pays "
+    "the compilation, from seconds to minutes; later runs at that size reuse it and run faster (the speed-up on "
+    "GPUs is not measured yet). The image is the same up to float rounding. Needs a working torch.compile (on "
+    "the GPU: Triton)."
+)
 
 
 def _custom_inputs() -> list[io.Input]:
@@ -136,6 +142,7 @@ class IG4_Sampler(io.ComfyNode):
                                tooltip=STEP_CACHE_TOOLTIP),
                 io.Float.Input("progressive", default=0.0, min=0.0, max=0.9, step=0.05, advanced=True,
                                tooltip=PROGRESSIVE_TOOLTIP),
+                io.Boolean.Input("compile", default=False, optional=True, advanced=True, tooltip=COMPILE_TOOLTIP),
             ],
             outputs=[io.Latent.Output(display_name="latent")],
             hidden=[io.Hidden.unique_id],
@@ -162,6 +169,7 @@ class IG4_Sampler(io.ComfyNode):
         latent: dict[str, Any] | None = None,
         step_cache: float = 0.0,
         progressive: float = 0.0,
+        compile: bool = False,
         **_not_inputs: Any,  # accept_all_inputs: keys of the prompt that are no input (e.g. a stale "preset.steps")
     ) -> io.NodeOutput:
         node_id = cls.hidden.unique_id
@@ -176,7 +184,7 @@ class IG4_Sampler(io.ComfyNode):
                 f"The conditioning has {conditioning.feature_dim} features per token but the model expects "
                 f"{model.config.llm_features_dim}; the text encoder and the model do not belong together."
             )
-        fast = FastModes(step_cache=step_cache, progressive=progressive)
+        fast = FastModes(step_cache=step_cache, progressive=progressive, compile=compile)
         needs_uncond = any(g != 1.0 for g in settings.guidance_schedule())
         if needs_uncond and model.uncond is None:
             raise Ideogram4Error("Guidance other than 1 needs the unconditional model; load it or use guidance 1.")

@@ -5,6 +5,7 @@ The chain must give the headless pipeline's image for the same seed and settings
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
 import types
 from pathlib import Path
@@ -83,8 +84,11 @@ def test_schemas(pack):
     inputs = {i.id: i for i in sampler.inputs}
     assert list(inputs) == [
         "model", "conditioning", "width", "height", "seed", "preset", "batch_size", "latent", "denoise",
-        "step_cache", "progressive",
+        "step_cache", "progressive", "compile",
     ]  # fmt: skip
+    for name in ("step_cache", "progressive", "compile"):
+        assert inputs[name].advanced and not inputs[name].default
+    assert inputs["compile"].optional and "first run of each image size" in inputs["compile"].tooltip  # old prompts run
     assert inputs["seed"].control_after_generate is True and inputs["latent"].optional
     options = {o.key: [i.id for i in o.inputs] for o in inputs["preset"].options}
     assert next(iter(options)) == "Default (20 steps)" and len(options) == 8
@@ -133,6 +137,24 @@ def test_chain_matches_the_headless_pipeline(pack, loaded, repo: Path, fake: Fak
     steps = [p for p in fake.progress if p[1] == 12]
     assert [p[0] for p in steps] == list(range(1, 13))
     assert any("Turbo (12 steps): 12 steps" in text for _, text in fake.texts)
+
+
+def test_sampler_passes_the_fast_modes_through(pack, loaded, monkeypatch):
+    """step_cache, progressive and compile reach the engine as one FastModes (off by default: exact); the run
+    itself goes on without compiling (inductor's build takes minutes on the CPU)."""
+    seen = []
+    sample_fast = pack.sampler.sample_fast
+
+    def recording(*args):
+        *rest, fast = args
+        seen.append(fast)
+        return sample_fast(*rest, dataclasses.replace(fast, compile=False))
+
+    monkeypatch.setattr(pack.sampler, "sample_fast", recording)
+    _generate(pack, loaded)
+    _generate(pack, loaded, step_cache=0.3, progressive=0.25, compile=True)
+    fast_modes = importlib.import_module("ig4pack.ideogram4_core.sampling.fast_modes")
+    assert seen == [fast_modes.EXACT, fast_modes.FastModes(step_cache=0.3, progressive=0.25, compile=True)]
 
 
 def test_text_encode_reports_tokens_and_reuses_encodings(pack, loaded, fake: FakeComfy):

@@ -22,8 +22,13 @@ def test_tiny_run_prints_every_row_with_numbers(monkeypatch, capsys):
     assert seen == {(fmt, f"{size}²") for fmt in FORMATS for size in (64, 128)}
     for cells in rows:
         values = [c.strip() for c in cells[2:]]
-        numeric = values[:3] + values[4:]  # % of peak is "n/a" on the CPU
+        numeric = values[:3] + values[4:-1]  # % of peak is "n/a" on the CPU
         assert all(NUMBER.match(v) for v in numeric), cells
+        error = values[-1]  # relative error vs ours in the compute dtype: for the quantised formats only
+        if cells[0].strip().startswith(("ours fp8", "ours nf4")):
+            assert NUMBER.match(error) and 0 < float(error) < 0.5, cells
+        else:
+            assert error == "–", cells
         cond_ms, uncond_ms, _, d20 = (float(v) for v in numeric[:4])
         assert cond_ms > 0 and uncond_ms > 0
         assert abs(d20 - 20 * (cond_ms + uncond_ms) / 1000) < 0.02  # V4_DEFAULT_20: both branches every step

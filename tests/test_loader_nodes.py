@@ -11,6 +11,7 @@ import pytest
 import torch
 from comfy_stub import FakeComfy, FakePatcher, comfy_api_modules, forget_pack, import_pack
 from fixtures_checkpoints import FOREIGN, write_headers
+from fixtures_quant import BLOCK_LINEARS, official_fp8
 from safetensors.torch import load_file, save_file
 
 from ideogram4_core.demo import write_demo_model
@@ -26,9 +27,23 @@ def models(tmp_path_factory) -> Path:
     for folder, name in (("transformer", "ig4_demo.safetensors"), ("unconditional_transformer", "ig4_demo_uncond.sft")):
         save_file(load_file(next((repo / folder).glob("*.safetensors"))), dm / name)
     write_headers(dm / "flux1-dev.safetensors", FOREIGN["flux1-dev.safetensors"][0])
+    save_file(_official_fp8_blocks(load_file(dm / "ig4_demo.safetensors")), dm / "ig4_demo_fp8.safetensors")
     for kind in ("text_encoders", "vae"):
         (root / kind).mkdir()
     return root
+
+
+def _official_fp8_blocks(tensors: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """The block Linears in the official per-row fp8 layout, everything else as it was."""
+    out = {}
+    for name, tensor in tensors.items():
+        layer = name.removesuffix(".weight")
+        if name.endswith(".weight") and layer.endswith(BLOCK_LINEARS):
+            stored, _ = official_fp8(layer, tensor.float())
+            out |= {f"{layer}.{suffix}": value for suffix, value in stored.items()}
+        else:
+            out[name] = tensor
+    return out
 
 
 @pytest.fixture
@@ -66,7 +81,9 @@ def test_schemas(loaders):
         assert (schema.node_id, schema.display_name, schema.category) == (node_id, display, "Ideogram 4")
         assert list(inputs(schema)) == names and [o.kind for o in schema.outputs] == [output]
     model = inputs(loaders.IG4_ModelLoader.define_schema())
-    assert model["model"].options == ["ig4-demo/", "ig4_demo.safetensors", "ig4_demo_uncond.sft"]
+    assert model["model"].options == ["ig4-demo/", "ig4_demo.safetensors", "ig4_demo_fp8.safetensors",
+                                      "ig4_demo_uncond.sft"]  # fmt: skip
+    assert model["weight_format"].options == ["auto", "exact fp8"]
     assert model["unconditional_model"].options[:2] == ["auto", "none"]
     encoder = inputs(loaders.IG4_TextEncoderLoader.define_schema())
     assert encoder["text_encoder"].options == ["ig4-demo/text_encoder/"]
@@ -90,12 +107,38 @@ def test_model_loader_loads_both_branches_on_the_offload_device(loaders, fake, m
 
 def test_model_loader_options(loaders):
     out = loaders.IG4_ModelLoader.execute(
-        model="ig4_demo.safetensors", unconditional_model="none", weight_format="auto + fp8 matmul",
+        model="ig4_demo.safetensors", unconditional_model="none", weight_format="exact fp8",
         compute_dtype="bf16", block_streaming="always",
     )  # fmt: skip
     value = out.values[0]
     assert value.uncond is None and value.dtype == torch.bfloat16 and value.stream is True
-    assert value.cond.model.input_proj.weight.dtype == torch.bfloat16 and "fp8 matmul" in out.ui["text"][0]
+    assert value.cond.model.input_proj.weight.dtype == torch.bfloat16 and "fp8" not in out.ui["text"][0]
+
+
+def test_model_loader_fp8_paths(loaders, monkeypatch):
+    """auto (and the former "auto + fp8 matmul") asks for fp8 matmuls, "exact fp8" dequantises; the info text
+    says which path runs on the load device."""
+    fp8 = importlib.import_module("ig4pack.ideogram4_core.weights.quant.fp8")
+
+    def load(weight_format: str) -> tuple[list, str]:
+        out = loaders.IG4_ModelLoader.execute(model="ig4_demo_fp8.safetensors", unconditional_model="none",
+                                              weight_format=weight_format)  # fmt: skip
+        return [m for m in out.values[0].cond.model.modules() if isinstance(m, fp8.Fp8Linear)], out.ui["text"][0]
+
+    layers, text = load("auto")
+    assert layers and all(m.fp8_matmul for m in layers)
+    assert "compute: float32, fp8 dequantised per layer (exact: this device has no fp8 matmuls)" in text
+    monkeypatch.setattr(fp8, "cuda_fp8_capable", lambda device: True)
+    for weight_format, fast, line in (("auto", True, "fp8 matmuls"), ("auto + fp8 matmul", True, "fp8 matmuls"),
+                                      ("exact fp8", False, "fp8 dequantised per layer (exact)")):  # fmt: skip
+        layers, text = load(weight_format)
+        assert all(m.fp8_matmul is fast for m in layers) and text.endswith(f"compute: float32, {line}")
+
+
+def test_weight_format_validation(loaders):
+    validate = loaders.IG4_ModelLoader.validate_inputs
+    assert all(validate(weight_format=v) is True for v in ("auto", "exact fp8", "auto + fp8 matmul", None))
+    assert validate(weight_format="fast") == "Unknown weight format 'fast'; choose one of auto, exact fp8."
 
 
 def test_model_loader_errors(loaders):

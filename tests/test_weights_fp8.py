@@ -2,11 +2,14 @@
 branches against the oracle, branch checks, and the optional real fp8 matmul's dispatch.
 
 The oracle is `diffusers.Ideogram4Pipeline` holding the exactly dequantised weights (fixtures_quant), so latents
-agree to relative error 1e-4 (fp32, CPU). `torch._scaled_mm` needs a GPU: here its dispatch and arithmetic are
-checked with a stand-in.
+agree to relative error 1e-4 (fp32, CPU). Transformers ask for fp8 matmuls by default, which CPUs never run; here
+their dispatch and arithmetic are checked with a stand-in for `torch._scaled_mm` (the real kernel's fidelity:
+test_fp8_matmul_fidelity.py).
 """
 
 from __future__ import annotations
+
+from types import SimpleNamespace
 
 import pytest
 import torch
@@ -21,7 +24,7 @@ from ideogram4_core.pipeline import Ideogram4Pipeline, ModelPaths
 from ideogram4_core.sampling.schedule import SamplingSettings
 from ideogram4_core.weights.quant import ConcatLinear
 from ideogram4_core.weights.quant import fp8 as fp8_module
-from ideogram4_core.weights.quant.fp8 import Fp8Linear, cuda_fp8_capable
+from ideogram4_core.weights.quant.fp8 import Fp8Linear, cuda_fp8_capable, describe_fp8_path
 from ideogram4_core.weights.transformer_weights import load_transformer
 
 SETTINGS = SamplingSettings(steps=3, guidance=4.0, polish_steps=1, polish_guidance=2.0, mu=0.0, std=1.0)
@@ -151,11 +154,54 @@ def test_fp8_matmul_falls_back_where_unsupported(monkeypatch):
 def test_cuda_capability_gate(monkeypatch):
     assert not cuda_fp8_capable(torch.device("cpu"))
     for capability, expected in (((8, 6), False), ((8, 9), True), ((9, 0), True), ((12, 0), True)):
-        monkeypatch.setattr(torch.cuda, "get_device_capability", lambda device, c=capability: c)
+        properties = SimpleNamespace(major=capability[0], minor=capability[1])
+        monkeypatch.setattr(torch.cuda, "get_device_properties", lambda device, p=properties: p)
         assert cuda_fp8_capable(torch.device("cuda", 0)) is expected
 
 
-def test_loader_sets_fp8_matmul(repo):
-    model = load_transformer(repo[0] / "transformer", device="cpu", dtype=torch.float32, fp8_matmul=True)
-    layers = [m for m in model.modules() if isinstance(m, Fp8Linear)]
-    assert layers and all(layer.fp8_matmul for layer in layers)
+def test_fp8_matmuls_are_the_default_and_exact_fp8_turns_them_off(repo):
+    """The transformer loader asks for fp8 matmuls unless told not to; the pipeline's `exact_fp8` and the CLI's
+    --exact-fp8 reach it."""
+    folder, _ = repo
+    for model, wanted in (
+        (load_transformer(folder / "transformer", device="cpu", dtype=torch.float32), True),
+        (load_transformer(folder / "transformer", device="cpu", dtype=torch.float32, fp8_matmul=False), False),
+        (Ideogram4Pipeline(ModelPaths.from_folder(folder), device=CPU, dtype=torch.float32).load_branch("cond"), True),
+        (Ideogram4Pipeline(ModelPaths.from_folder(folder), device=CPU, dtype=torch.float32, exact_fp8=True)
+         .load_branch("uncond"), False),
+    ):  # fmt: skip
+        layers = [m for m in model.modules() if isinstance(m, Fp8Linear)]
+        assert layers and all(layer.fp8_matmul is wanted for layer in layers)
+
+
+@pytest.mark.parametrize("flag", [[], ["--exact-fp8"]])
+def test_cli_exact_fp8_flag(repo, monkeypatch, tmp_path, flag):
+    from ideogram4_core.cli import generate
+    from ideogram4_core.cli.main import main
+
+    made = []
+
+    class Recorder(Ideogram4Pipeline):
+        def generate(self, *args, **kwargs):
+            made.append(self.exact_fp8)
+            raise ModelFileError("stop here")
+
+    monkeypatch.setattr(generate, "Ideogram4Pipeline", Recorder)
+    args = ["generate", "--model", str(repo[0]), "--caption", "x", "--width", "64", "--height", "64"]
+    assert main([*args, "--device", "cpu", "--output", str(tmp_path / "out.png"), *flag]) != 0
+    assert made == [bool(flag)]
+
+
+def test_describe_fp8_path(monkeypatch):
+    """What the loaders show: the path each fp8 layer takes on the device."""
+    even, _ = official_fp8("layer", torch.randn(32, 64))
+    odd, _ = official_fp8("layer", torch.randn(24, 40))
+    model = nn.Sequential(*(Fp8Linear(stored["weight"], stored["weight_scale"], None) for stored in (even, odd)))
+    cuda = torch.device("cuda")
+    assert describe_fp8_path(nn.Sequential(nn.Linear(2, 2)), CPU) == ""
+    assert describe_fp8_path(model, cuda) == "fp8 dequantised per layer (exact)"
+    fp8_module.use_fp8_matmul(model, True)
+    assert describe_fp8_path(model, CPU) == "fp8 dequantised per layer (exact: this device has no fp8 matmuls)"
+    monkeypatch.setattr(fp8_module, "cuda_fp8_capable", lambda device: True)
+    assert describe_fp8_path(model, cuda) == "fp8 matmuls in 1 of 2 fp8 layers, the others dequantised"
+    assert describe_fp8_path(model[:1], cuda) == "fp8 matmuls"

@@ -97,11 +97,17 @@ def add_render_options(
         metavar="FRACTION",
         help="run this fraction of the steps at half resolution (e.g. 0.3)",
     )
-    speed = parser.add_argument_group("speed (same result up to float rounding)")
+    speed = parser.add_argument_group("speed and memory (--compile, --vram-budget: same result up to float rounding)")
     speed.add_argument(
         "--compile",
         action="store_true",
         help="torch.compile the transformer blocks (the first run of each size pays the compilation)",
+    )
+    speed.add_argument(
+        "--exact-fp8",
+        action="store_true",
+        help="dequantise fp8 transformer weights per layer (exact, slower) instead of the default fp8 matmuls on "
+        "GPUs of compute capability >= 8.9 (elsewhere fp8 weights are always dequantised)",
     )
     speed.add_argument(
         "--vram-budget",
@@ -182,7 +188,9 @@ def render(args: argparse.Namespace, paths: ModelPaths, caption: str, edit: Edit
           file=sys.stderr)  # fmt: skip
     fast = FastModes(step_cache=args.step_cache, progressive=args.progressive, compile=args.compile)
     budget = None if args.vram_budget is None else int(args.vram_budget * 2**30)
-    pipeline = Ideogram4Pipeline(paths, device=device, dtype=dtype, loras=loras, fast=fast, vram_budget=budget)
+    pipeline = Ideogram4Pipeline(
+        paths, device=device, dtype=dtype, loras=loras, fast=fast, vram_budget=budget, exact_fp8=args.exact_fp8
+    )
     started = time.perf_counter()
     result = pipeline.generate(
         caption,

@@ -132,13 +132,14 @@ def load_transformer(
     device: torch.device | str,
     dtype: torch.dtype,
     branch: Branch | None = None,
-    fp8_matmul: bool = False,
+    fp8_matmul: bool = True,
 ) -> Ideogram4Transformer:
     """Load one branch from a diffusers folder (`config.json` + safetensors) or a single .safetensors file.
 
     Quantised Linears stay quantised (see `quant`); `dtype` is the compute dtype and the dtype of plain tensors.
     `branch` ("cond"/"uncond") refuses the other branch when the file records which one it is. `fp8_matmul`
-    runs fp8 layers as real fp8 matmuls where the GPU supports them (else they are dequantised per call).
+    (default) runs fp8 layers as real fp8 matmuls where the GPU supports them; elsewhere, and with False
+    everywhere, they are dequantised per call (exact).
     """
     if branch is not None:
         expect(path, BRANCH_ROLES[branch])

@@ -92,3 +92,20 @@ def test_wrong_picks_are_node_errors(comfyui: ComfyUI, repo: Path):
     assert status == 200 and body["node_errors"]["1"]["errors"][0]["type"] == "value_not_in_list"
     comfyui.wait_history(body["prompt_id"])
     assert comfyui.run_prompt(graph(COND, unconditional="none"))["status"]["status_str"] == "success"
+
+
+def test_weight_formats_keep_the_former_fp8_matmul_option(comfyui: ComfyUI, repo: Path):
+    """The combo offers auto and exact fp8; a saved workflow's "auto + fp8 matmul" still queues and runs (it now
+    means auto), while a value that never existed is refused at queue time."""
+    assert options(comfyui, "IG4_ModelLoader", "weight_format") == ["auto", "exact fp8"]
+    for weight_format in ("exact fp8", "auto + fp8 matmul"):
+        prompt = graph()
+        prompt["1"]["inputs"]["weight_format"] = weight_format
+        entry = comfyui.run_prompt(prompt)
+        assert entry["status"]["status_str"] == "success", entry["status"]
+    prompt = {key: node for key, node in graph().items() if key in ("1", "show1")}  # nothing else to run
+    prompt["1"]["inputs"]["weight_format"] = "fast"
+    status, body = comfyui.post("/prompt", {"prompt": prompt})
+    assert status == 400, body
+    (error,) = body["node_errors"]["1"]["errors"]
+    assert "Unknown weight format 'fast'; choose one of auto, exact fp8." in error["details"], error

@@ -2,8 +2,10 @@
 
 Official `ideogram-4-fp8` (SPEC §2.2): `X.weight` float8_e4m3fn [out, in], `X.weight_scale` fp32 [out],
 `W = w · s[:, None]`; biases and norms stay bf16. ComfyUI stores the same layer with one scalar scale.
-`Fp8Linear` keeps the 1-byte weight and, by default, dequantises it per call; with `fp8_matmul` it runs a real
-fp8 matmul (`torch._scaled_mm`) where the GPU supports one (CUDA compute capability ≥ 8.9).
+`Fp8Linear` keeps the 1-byte weight. With `fp8_matmul` (the transformer loader's default) it runs a real fp8
+matmul (`torch._scaled_mm`, the activations quantised to e4m3 per call) where the GPU supports one (CUDA compute
+capability ≥ 8.9, e4m3 weight, sizes divisible by 16); everywhere else, and always without `fp8_matmul`, it
+dequantises the weight per call into the compute dtype, which is exact. CPUs never take the fp8 matmul.
 """
 
 from __future__ import annotations
@@ -48,18 +50,27 @@ class Fp8Linear(DequantLinear):
 
 
 def cuda_fp8_capable(device: torch.device) -> bool:
-    """True on CUDA devices with compute capability ≥ 8.9 (Ada, Hopper, Blackwell)."""
-    return device.type == "cuda" and torch.cuda.get_device_capability(device) >= (8, 9)
+    """True on CUDA devices with compute capability ≥ 8.9 (Ada, Hopper, Blackwell).
+
+    Read from the device properties, which `torch.compile` folds to a constant (so the check costs no graph break).
+    """
+    if device.type != "cuda":
+        return False
+    properties = torch.cuda.get_device_properties(device)
+    return (properties.major, properties.minor) >= (8, 9)
+
+
+def scaled_mm_weight(weight: torch.Tensor) -> bool:
+    """Whether `torch._scaled_mm` takes this weight: e4m3, both sizes divisible by 16."""
+    out_features, in_features = weight.shape
+    return weight.dtype == torch.float8_e4m3fn and in_features % 16 == 0 and out_features % 16 == 0
 
 
 def scaled_mm_supported(x: torch.Tensor, weight: torch.Tensor) -> bool:
-    """Whether `torch._scaled_mm` can run this layer: capable GPU, e4m3 weight, both sizes divisible by 16."""
-    out_features, in_features = weight.shape
+    """Whether `torch._scaled_mm` can run this layer: capable GPU, float input, a weight it takes."""
     return (
-        weight.dtype == torch.float8_e4m3fn
-        and in_features % 16 == 0
-        and out_features % 16 == 0
-        and x.dtype in (torch.float32, torch.bfloat16, torch.float16)
+        x.dtype in (torch.float32, torch.bfloat16, torch.float16)
+        and scaled_mm_weight(weight)
         and cuda_fp8_capable(x.device)
     )
 
@@ -92,6 +103,22 @@ def use_fp8_matmul(model: nn.Module, enabled: bool) -> None:
     for module in model.modules():
         if isinstance(module, Fp8Linear):
             module.fp8_matmul = enabled
+
+
+def describe_fp8_path(model: nn.Module, device: torch.device) -> str:
+    """How `model`'s fp8 layers run on `device`, for status lines ("" when it has none)."""
+    layers = [module for module in model.modules() if isinstance(module, Fp8Linear)]
+    if not layers:
+        return ""
+    wanted = [layer for layer in layers if layer.fp8_matmul]
+    if not wanted:
+        return "fp8 dequantised per layer (exact)"
+    if not cuda_fp8_capable(device):
+        return "fp8 dequantised per layer (exact: this device has no fp8 matmuls)"
+    fast = sum(scaled_mm_weight(layer.weight) for layer in wanted)
+    if fast == len(layers):
+        return "fp8 matmuls"
+    return f"fp8 matmuls in {fast} of {len(layers)} fp8 layers, the others dequantised"
 
 
 def take_fp8_linear(
