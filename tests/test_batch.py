@@ -380,3 +380,24 @@ def test_job_fields_map_to_generate_flags(tmp_path):
     assert job.unconditional_from_conditional
     assert job.render_key(0) != read_jobs(write_jsonl(tmp_path / "j2.jsonl", [
         {"id": "x", "caption": "c", "width": 32, "height": 32}]), JobDefaults()).jobs[0].render_key(0)  # fmt: skip
+
+
+@pytest.mark.parametrize("flag", [[], ["--exact-fp8"]])
+def test_exact_fp8_reaches_the_workers_pipeline(model, tmp_path, capsys, monkeypatch, flag):
+    from ideogram4_core.cli import batch
+
+    specs = []
+
+    class Stop(Exception):
+        """Stops the command before rendering: only the spec is checked."""
+
+    def record(job_set, spec, output, **kwargs):
+        specs.append(spec)
+        raise Stop
+
+    monkeypatch.setattr(batch, "run_batch", record)
+    jobs = write_jsonl(tmp_path / "jobs.jsonl", [{"caption": PLAIN, "width": 32, "height": 32}])
+    with pytest.raises(Stop):
+        main(["batch", str(jobs), "--model", str(model), "--output", str(tmp_path / "out"), *flag])
+    assert [spec.exact_fp8 for spec in specs] == [bool(flag)]
+    assert Worker(specs[0]).pipeline.exact_fp8 is bool(flag)

@@ -77,6 +77,7 @@ class WorkerSpec:
     dtype: str = "auto"
     batch_size: int = 1
     cache_bytes: int = 4 << 30
+    exact_fp8: bool = False  # dequantise fp8 layers even where fp8 matmuls run
 
 
 class FeatureCache:
@@ -102,7 +103,9 @@ class Worker:
 
     def __init__(self, spec: WorkerSpec) -> None:
         device = resolve_device(spec.device)
-        self.pipeline = Ideogram4Pipeline(spec.paths, device=device, dtype=resolve_dtype(spec.dtype, device))
+        self.pipeline = Ideogram4Pipeline(
+            spec.paths, device=device, dtype=resolve_dtype(spec.dtype, device), exact_fp8=spec.exact_fp8
+        )
         self.batch_size = spec.batch_size
         self.cache = FeatureCache(spec.cache_bytes)
         self.name = f"{socket.gethostname()}:{os.getpid()} {device}"

@@ -12,7 +12,7 @@ from ..batch.runner import local_backend, run_batch
 from ..batch.worker import WorkerSpec
 from ..errors import Ideogram4Error
 from ..sampling.schedule import OVERRIDABLE
-from .generate import add_device_options, add_model_options, add_settings_options, model_paths
+from .generate import add_device_options, add_exact_fp8_option, add_model_options, add_settings_options, model_paths
 
 MAX_FAILURE_LINES = 20
 
@@ -48,6 +48,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
     run.add_argument("--chunk-size", type=int, default=32, help="images a worker takes at a time (default 32)")
     run.add_argument("--no-progress", action="store_true", help="no progress bar")
     add_device_options(run)
+    add_exact_fp8_option(run)
     batch.set_defaults(run=_run_batch)  # fmt: skip
     return batch
 
@@ -68,7 +69,7 @@ def _run_batch(args: argparse.Namespace) -> int:
     overrides = {name: getattr(args, name) for name in OVERRIDABLE if getattr(args, name) is not None}
     defaults = JobDefaults(args.width, args.height, args.seed, args.variations, args.preset, overrides)
     job_set = read_jobs(args.jobs, defaults)
-    spec = WorkerSpec(model_paths(args), args.device, args.dtype, args.batch_size)
+    spec = WorkerSpec(model_paths(args), args.device, args.dtype, args.batch_size, exact_fp8=args.exact_fp8)
     summary = run_batch(job_set, spec, args.output, backend=backend, chunk_size=args.chunk_size,
                         progress=not args.no_progress, report=_print)  # fmt: skip
     for line in summary.failures[:MAX_FAILURE_LINES]:

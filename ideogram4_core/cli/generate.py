@@ -66,6 +66,15 @@ def add_device_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dtype", default="auto", choices=["auto", "bf16", "fp16", "fp32"])
 
 
+def add_exact_fp8_option(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--exact-fp8",
+        action="store_true",
+        help="dequantise fp8 transformer weights per layer (exact, slower) instead of the default fp8 matmuls on "
+        "GPUs of compute capability >= 8.9 (elsewhere fp8 weights are always dequantised)",
+    )
+
+
 def add_render_options(
     parser: argparse.ArgumentParser,
     width: int | None = None,
@@ -103,12 +112,7 @@ def add_render_options(
         action="store_true",
         help="torch.compile the transformer blocks (the first run of each size pays the compilation)",
     )
-    speed.add_argument(
-        "--exact-fp8",
-        action="store_true",
-        help="dequantise fp8 transformer weights per layer (exact, slower) instead of the default fp8 matmuls on "
-        "GPUs of compute capability >= 8.9 (elsewhere fp8 weights are always dequantised)",
-    )
+    add_exact_fp8_option(speed)
     speed.add_argument(
         "--vram-budget",
         type=float,
