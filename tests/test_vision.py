@@ -128,7 +128,7 @@ def test_preprocessor_config_is_read_and_capped(tmp_path):
     (tmp_path / "preprocessor_config.json").write_text(json.dumps(stated))
     settings = ImageProcessing.for_model(tmp_path, 16, 2, 2)
     assert (settings.min_pixels, settings.max_pixels, settings.factor) == (65536, MAX_PIXELS, 32)
-    with pytest.raises(ModelFileError, match="patch_size 16, but the vision tower's config.json says 14"):
+    with pytest.raises(ModelFileError, match=r"patch_size 16, but the vision tower's config\.json says 14"):
         ImageProcessing.for_model(tmp_path, 14, 2, 2)
     assert ImageProcessing.for_model(tmp_path / "text_encoder", 16, 2, 2) == settings  # the parent's file
     assert ImageProcessing.for_model(tmp_path / "a" / "b", 4, 2, 2) == ImageProcessing(patch_size=4)  # none
