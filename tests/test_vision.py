@@ -15,7 +15,7 @@ from fixtures_text import tiny_qwen3_vl, write_hf_original
 from PIL import Image
 from safetensors.torch import load_file, save_file
 
-from ideogram4_core.errors import ModelFileError
+from ideogram4_core.errors import Ideogram4Error, ModelFileError
 from ideogram4_core.images import pil_to_unit
 from ideogram4_core.models.causal_lm import CausalLM
 from ideogram4_core.models.lm_head import load_lm_head
@@ -119,6 +119,11 @@ def test_preprocessing_matches_the_qwen2vl_image_processor(size, pixels):
     assert [1, *grid] == ref["image_grid_thw"][0].tolist()
     assert patches.shape == ref["pixel_values"].shape
     assert (patches - ref["pixel_values"]).abs().max() <= 1e-6
+
+
+def test_extreme_aspect_is_refused():
+    with pytest.raises(Ideogram4Error, match=r"4020×20, more than 200:1; crop it"):
+        image_patches(torch.zeros(20, 4020, 3), ImageProcessing())
 
 
 def test_preprocessor_config_is_read_and_capped(tmp_path):

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..errors import ModelFileError
+from ..errors import Ideogram4Error, ModelFileError
 from ..images import unit_to_pil
 
 PREPROCESSOR_FILE = "preprocessor_config.json"
@@ -84,7 +84,9 @@ def smart_size(height: int, width: int, settings: ImageProcessing) -> tuple[int,
     [min_pixels, max_pixels] at the same aspect ratio."""
     factor = settings.factor
     if max(height, width) > MAX_ASPECT * min(height, width):
-        raise ValueError(f"the reference image is {width}×{height}; its aspect ratio must stay below {MAX_ASPECT}:1")
+        raise Ideogram4Error(
+            f"The reference image is {width}×{height}, more than {MAX_ASPECT}:1; crop it to a less extreme shape."
+        )
     new_h, new_w = round(height / factor) * factor, round(width / factor) * factor
     if new_h * new_w > settings.max_pixels:
         scale = math.sqrt(height * width / settings.max_pixels)
