@@ -28,7 +28,8 @@ from .types import Ideogram4TextEncoderModel
 
 _DEFAULTS = Sampling()
 PROMPT_ALLOWANCE = 4096
-"""Positions reserved for the prompt (system prompt + idea or caption to revise) when sizing the KV cache."""
+"""Positions reserved for the prompt (system prompt + idea, caption to revise or a reference image's ≤ 1024
+tokens) when sizing the KV cache."""
 _heads: dict[tuple[Path, Any], Any] = {}  # (head path, compute dtype) → ModelPatcher around the head
 _visions: dict[tuple[Path, Any], tuple[Any, ImageProcessing]] = {}  # (source, dtype) → (tower's patcher, settings)
 _latest: list[Ideogram4TextEncoderModel] = []
