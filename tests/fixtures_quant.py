@@ -184,11 +184,15 @@ def write_comfy_text_encoder(file: Path, model: nn.Module, fmt: str = "float8_e4
     return write_comfy_file(file, groups, formats, **kwargs)
 
 
-def write_quantised_text_encoder(folder: Path, model: nn.Module, quantise: Quantiser, config: Mapping) -> Path:
+def write_quantised_text_encoder(
+    folder: Path, model: nn.Module, quantise: Quantiser, config: Mapping, vision: bool = False
+) -> Path:
     """An official `text_encoder/` folder (`language_model.*`, `visual.*`) with the language tower's Linears
-    quantised by `quantise` and `config` merged into config.json."""
+    (and the vision tower's with `vision`) quantised by `quantise` and `config` merged into config.json."""
     groups = {name: [tensor] for name, tensor in model.state_dict().items()}
     linears = _linears(model.language_model, lambda name: f"language_model.{name}")
+    if vision:
+        linears |= _linears(model.visual, lambda name: f"visual.{name}")
     tensors = store(groups, linears, quantise)
     model.config.save_pretrained(folder)
     config_file = folder / "config.json"

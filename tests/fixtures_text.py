@@ -41,7 +41,7 @@ def write_tokenizer(folder: Path) -> Path:
 
 def tiny_qwen3_vl(num_layers: int = 36, seed: int = 0, hidden: int = 32):
     """A random head-less Qwen3VLModel: full vocabulary, `hidden` wide (32), hidden/16 heads / 1 KV head of 16,
-    tiny vision tower."""
+    tiny vision tower (2 blocks of width 32, patch 4, deepstack after both)."""
     from transformers import Qwen3VLModel
 
     torch.manual_seed(seed)
@@ -57,6 +57,19 @@ def tiny_qwen3_vl_lm(seed: int = 0):
     torch.manual_seed(seed)
     model = Qwen3VLForConditionalGeneration(_tiny_config(36)).eval()
     _vary_norms(model.model.language_model)
+    return model
+
+
+TINY_PREPROCESSOR = {"min_pixels": 256, "max_pixels": 2048}
+"""Reference images of at most 32 image tokens for the tiny tower (patch 4, merge 2: 8×8 pixels per token)."""
+
+
+def write_hf_original(folder: Path, seed: int = 0):
+    """The Hugging Face original layout (model.language_model.*, model.visual.*, lm_head.weight, config.json)
+    with a small-image preprocessor_config.json; returns the model (the oracle)."""
+    model = tiny_qwen3_vl_lm(seed)
+    model.save_pretrained(folder)
+    (folder / "preprocessor_config.json").write_text(json.dumps(TINY_PREPROCESSOR))
     return model
 
 
@@ -82,14 +95,15 @@ def _tiny_config(num_layers: int, hidden: int = 32):
             },
         },
         vision_config={
-            "depth": 1,
-            "hidden_size": 16,
-            "intermediate_size": 32,
+            "depth": 2,
+            "hidden_size": 32,
+            "intermediate_size": 64,
             "num_heads": 2,
             "out_hidden_size": hidden,
             "patch_size": 4,
             "num_position_embeddings": 16,
-            "deepstack_visual_indexes": [0],
+            "deepstack_visual_indexes": [0, 1],
+            "initializer_range": 0.1,
         },
         tie_word_embeddings=False,
     )

@@ -1,6 +1,7 @@
 """Magic prompt on a tiny random Qwen3-VL with the real bundled Qwen tokenizer: every caption passes the
-verifier (many seeds and ideas, hostile ones included), same seed → same caption, the budget always closes the
-JSON, cancel stops, and the refusals (no head, reference image without a vision tower)."""
+verifier (many seeds and ideas, hostile ones included, and from a reference image), same seed → same caption,
+the budget always closes the JSON, cancel stops, and the refusals (no head, reference image without a vision
+tower, image with a caption to revise)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import weakref
 
 import pytest
 import torch
-from fixtures_text import one_thread, tiny_qwen3_vl_lm  # noqa: F401 (one_thread: a fixture)
+from fixtures_text import one_thread, tiny_qwen3_vl_lm, write_hf_original  # noqa: F401 (one_thread: a fixture)
 
 from ideogram4_core.caption import dumps_canonical, magic_decode, verify_text
 from ideogram4_core.caption.magic_decode import MIN_NEW_TOKENS, GenerationCancelled, Sampling, sample_token
@@ -37,7 +38,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 @pytest.fixture(scope="module")
 def prompter(tmp_path_factory) -> MagicPrompter:
     folder = tmp_path_factory.mktemp("Qwen3-VL")
-    tiny_qwen3_vl_lm(seed=7).save_pretrained(folder)
+    write_hf_original(folder, seed=7)
     encoder = TextEncoder.load(folder, bundled_tokenizer_dir(), device="cpu", dtype=torch.float32)
     return MagicPrompter.from_text_encoder(encoder, None, folder, torch.float32)
 
@@ -97,9 +98,26 @@ def test_cancel_stops_generation(prompter):
     assert seen == [1, 2, 3, 4, 5]
 
 
-def test_reference_image_names_the_vision_tower(prompter):
-    with pytest.raises(ModelFileError, match=r"vision tower \(the visual\.\* tensors"):
-        prompter.write("", 512, 512, image=torch.zeros(1, 64, 64, 3))
+@pytest.mark.parametrize("idea", ["", "same layout, but for a bakery called «Brot & Zeit»"])
+@pytest.mark.parametrize("seed", [0, 1])
+def test_reference_image_gives_valid_captions(prompter, idea, seed):
+    image = torch.rand(40, 56, 3, generator=torch.Generator().manual_seed(seed))
+    settings = Sampling(seed=seed, temperature=1.0, max_new_tokens=BUDGET)
+    result = prompter.write(idea, 1024, 768, settings, image=image)
+    _assert_valid(result.caption)
+    assert prompter.write(idea, 1024, 768, settings, image=image).caption == result.caption
+    assert prompter.vision() is prompter.vision()  # the tower is read once
+
+
+def test_reference_image_refusals(prompter):
+    image = torch.zeros(16, 16, 3)
+    text_only = MagicPrompter(prompter.lm, prompter.tokenizer)
+    with pytest.raises(ModelFileError, match=r"needs Qwen3-VL-8B's vision tower.*official text_encoder/"):
+        text_only.write("", 512, 512, image=image)
+    with pytest.raises(ValueError, match="cannot be combined"):
+        prompter.write("", 512, 512, revise="{}", image=image)
+    with pytest.raises(ValueError, match=r"must be \(height, width, 3\) RGB"):
+        prompter.write("", 512, 512, image=torch.zeros(1, 16, 16, 3))
 
 
 def test_without_a_head_the_error_says_where_it_goes(tmp_path):

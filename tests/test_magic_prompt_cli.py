@@ -1,11 +1,19 @@
-"""`python -m ideogram4_core magic-prompt`: official repo layout and components, revise, and the refusals."""
+"""`python -m ideogram4_core magic-prompt`: official repo layout and components, revise, a reference image on
+the Hugging Face original, and the refusals (a text-only encoder with --image among them)."""
 
 from __future__ import annotations
 
 import json
 
 import pytest
-from fixtures_text import one_thread, tiny_qwen3_vl_lm, write_tokenizer  # noqa: F401 (one_thread: a fixture)
+from fixtures_text import (  # noqa: F401 (one_thread: a fixture)
+    one_thread,
+    tiny_qwen3_vl_lm,
+    write_encoder_with_head,
+    write_hf_original,
+    write_tokenizer,
+)
+from PIL import Image
 from safetensors.torch import save_file
 
 from ideogram4_core.caption import verify_text
@@ -56,7 +64,7 @@ def test_model_folder_and_components_write_the_same_caption(repo, tmp_path, caps
 @pytest.mark.parametrize(
     ("extra", "message"),
     [
-        (["--image", "ref.png"], "vision tower"),
+        (["--image", "ref.png"], "ref.png does not exist"),
         (["--text-encoder", "x"], "either --model DIR or --text-encoder"),
         (["--revise", "missing.json"], "Cannot read the caption to revise"),
         (["--max-new-tokens", "20"], "too small for a caption"),
@@ -86,3 +94,22 @@ def test_missing_head_names_where_it_goes(tmp_path, capsys):
     assert _run("magic-prompt", *argv, "--output", tmp_path / "c.json") == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / HEAD_FOLDER}" in err and "--lm-head" in err
+
+
+def test_reference_image_on_the_hf_original(tmp_path, capsys):
+    write_hf_original(tmp_path / "Qwen3-VL", seed=4)
+    Image.effect_noise((60, 40), 64).convert("RGB").save(tmp_path / "ref.png")
+    argv = ["same layout, but for a bakery", "--text-encoder", tmp_path / "Qwen3-VL", "--width", 768, "--height", 1024]
+    argv += ["--image", tmp_path / "ref.png", "--device", "cpu", *BUDGET]
+    assert _run("magic-prompt", *argv, "--output", tmp_path / "a.json") == 0
+    assert "tokens/s" in capsys.readouterr().out
+    assert verify_text((tmp_path / "a.json").read_text(encoding="utf-8").strip()).valid
+
+
+def test_reference_image_without_a_vision_tower(tmp_path, capsys):
+    file = write_encoder_with_head(tmp_path / "text_encoders", "qwen3vl_tiny.safetensors")
+    Image.new("RGB", (32, 32), "red").save(tmp_path / "ref.png")
+    argv = ["", "--text-encoder", file, "--width", 512, "--height", 512, "--image", tmp_path / "ref.png"]
+    assert _run("magic-prompt", *argv, "--device", "cpu", "--output", tmp_path / "c.json") == 2
+    err = capsys.readouterr().err
+    assert "qwen3vl_tiny.safetensors is a single file" in err and "Qwen3-VL-8B-Instruct folder" in err

@@ -1,5 +1,6 @@
 """IG4_MagicPrompt and POST /ideogram4/magic_prompt with the ComfyUI stand-ins: the loaded text encoder's own
-module is used (its patcher is the one loaded), per-token progress, Cancel, and the route's replies."""
+module is used (its patcher is the one loaded), per-token progress, Cancel, the route's replies, and a reference
+IMAGE (the vision tower read once and loaded with the encoder; refused with a text-only encoder)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 import torch
 from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
-from fixtures_text import one_thread, write_encoder_with_head  # noqa: F401 (one_thread: a fixture)
+from fixtures_text import one_thread, write_encoder_with_head, write_hf_original  # noqa: F401 (one_thread: a fixture)
 
 from ideogram4_core.caption import verify_text
 
@@ -22,9 +23,11 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory) -> Path:
-    """models/text_encoders/ with a ComfyUI-style single file and prompt_enhancer_head/ next to it."""
+    """models/text_encoders/ with a ComfyUI-style single file and prompt_enhancer_head/ next to it, and a Hugging
+    Face original folder (vision tower and LM head inside)."""
     root = tmp_path_factory.mktemp("models")
     write_encoder_with_head(root / "text_encoders", "qwen3vl_tiny.safetensors")
+    write_hf_original(root / "text_encoders" / "Qwen3-VL-tiny", seed=6)
     return root
 
 
@@ -41,8 +44,8 @@ def pack(fake: FakeComfy, monkeypatch: pytest.MonkeyPatch) -> types.SimpleNamesp
     forget_pack()
 
 
-def _encoder(pack):
-    out = pack.loaders.IG4_TextEncoderLoader.execute(text_encoder="qwen3vl_tiny.safetensors", tokenizer="auto")
+def _encoder(pack, name: str = "qwen3vl_tiny.safetensors"):
+    out = pack.loaders.IG4_TextEncoderLoader.execute(text_encoder=name, tokenizer="auto")
     return out.values[0]
 
 
@@ -80,7 +83,7 @@ def test_writes_a_valid_caption_with_the_loaded_encoder(pack, fake):
     assert all(total == BUDGET for _, total, _ in fake.progress) and "tokens" in out.ui["text"][0]
     revised = _run(pack, encoder, idea="make it blue", caption=caption).values[0]
     assert verify_text(revised).valid
-    with pytest.raises(Exception, match="vision tower"):
+    with pytest.raises(Exception, match=r"qwen3vl_tiny\.safetensors is a single file.*vision tower"):
         _run(pack, encoder, image=torch.zeros(1, 8, 8, 3))
 
 
@@ -119,3 +122,16 @@ def test_missing_head_names_where_it_goes(pack, models, tmp_path):
     lonely = type(encoder)(encoder.patcher, encoder.tokenizer, encoder.description, encoder.dtype, moved)
     with pytest.raises(Exception, match=r"needs an LM head.*prompt_enhancer_head"):
         _run(pack, lonely)
+
+
+def test_reference_image(pack, fake):
+    encoder = _encoder(pack, "Qwen3-VL-tiny/")
+    images = torch.rand(2, 40, 56, 3, generator=torch.Generator().manual_seed(0))
+    caption = _run(pack, encoder, idea="same layout, for a bakery", image=images).values[0]
+    assert verify_text(caption).valid
+    first = fake.loaded[-1][0]
+    assert first[0] is encoder.patcher and len(first) == 3  # encoder, head, vision tower
+    assert _run(pack, encoder, idea="same layout, for a bakery", image=images[:1]).values[0] == caption  # first only
+    assert fake.loaded[-1][0][2] is first[2]  # the tower is read once
+    with pytest.raises(Exception, match=r"IMAGE batch \(B, H, W, C\)"):
+        _run(pack, encoder, image=torch.zeros(8, 8, 3))

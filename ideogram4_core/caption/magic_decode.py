@@ -21,6 +21,7 @@ import torch
 from ..errors import CaptionError, Ideogram4Error
 from ..models.causal_lm import CausalLM
 from ..models.tokenizer import SPECIAL_TOKEN_IDS, CaptionTokenizer
+from ..models.vision import ImageFeatures
 from .magic_schema import generation_schema
 
 if TYPE_CHECKING:
@@ -131,8 +132,10 @@ def generate_caption_tokens(
     sampling: Sampling,
     progress: Callable[[int, int], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    image: ImageFeatures | None = None,
 ) -> list[int]:
-    """The generated caption's token ids (end token excluded); `progress(done, budget)` after each token."""
+    """The generated caption's token ids (end token excluded); `progress(done, budget)` after each token.
+    `image` fills the prompt's image tokens."""
     sampling.check()
     vocabulary = _vocabulary(tokenizer, lm.head.out_features)
     matcher = _llguidance().LLMatcher(vocabulary.ll, vocabulary.grammar)
@@ -140,7 +143,7 @@ def generate_caption_tokens(
         raise CaptionError(f"llguidance refused the caption grammar: {matcher.get_error()}")
     generator = torch.Generator().manual_seed(sampling.seed)
     cache = lm.new_cache(len(prompt_ids) + sampling.max_new_tokens)
-    logits = lm.forward(torch.tensor(prompt_ids), cache)
+    logits = lm.forward(torch.tensor(prompt_ids), cache, image=image)
     tokens: list[int] = []
     allowed = _allowed(matcher, vocabulary.size)
     while True:

@@ -1,5 +1,5 @@
 """What the magic prompt tells the model: our system prompt and the user turn for each mode (expand an idea,
-revise a caption), rendered with Qwen's chat template."""
+revise a caption, describe a reference image), rendered with Qwen's chat template."""
 
 from __future__ import annotations
 
@@ -65,9 +65,24 @@ def revise_message(caption: str, instruction: str, width: int, height: int) -> t
     )
 
 
-def chat_prompt(user_message: str) -> str:
-    """Qwen's chat template: system turn, user turn, then the assistant's turn opened."""
+def image_message(idea: str, width: int, height: int) -> tuple[str, bool]:
+    """The user turn (after the image) that describes the reference image as a caption, the idea steering it
+    ("same layout, but for a bakery"); and whether the idea was cut."""
+    idea, cut = _clip(idea)
+    request = (
+        "Write the caption of the image above: its subject, setting and style, every piece of text it shows "
+        "exactly as written, and a layout of boxes that keeps its composition."
+    )
+    if idea:
+        request += f" Change it as follows and keep the rest: {idea}"
+    return f"Target aspect ratio: {aspect_ratio(width, height)}.\n{request}", cut
+
+
+def chat_prompt(user_message: str, image_tokens: int = 0) -> str:
+    """Qwen's chat template: system turn, user turn (opening with an image of `image_tokens` tokens when
+    given), then the assistant's turn opened."""
+    image = f"<|vision_start|>{'<|image_pad|>' * image_tokens}<|vision_end|>" if image_tokens else ""
     return (
-        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n{user_message}<|im_end|>\n"
+        f"<|im_start|>system\n{SYSTEM_PROMPT}<|im_end|>\n<|im_start|>user\n{image}{user_message}<|im_end|>\n"
         "<|im_start|>assistant\n"
     )

@@ -1,4 +1,5 @@
-"""Key/value cache for incremental causal decoding: one preallocated buffer pair per decoder layer."""
+"""Key/value cache for incremental causal decoding: one preallocated buffer pair per decoder layer, and the
+rotary position offset of the sequence (non-zero after a prompt holding an image)."""
 
 from __future__ import annotations
 
@@ -29,6 +30,18 @@ class LayerCache:
         return self._keys[:, :end], self._values[:, :end]
 
 
-def new_cache(num_layers: int, capacity: int) -> list[LayerCache]:
-    """An empty cache for `num_layers` layers and up to `capacity` positions."""
-    return [LayerCache(capacity) for _ in range(num_layers)]
+class KVCache:
+    """The caches of every layer of one sequence.
+
+    `rope_delta` is added to a token's index to get its rotary position: 0 for text, negative after an image
+    (its tokens span fewer positions than tokens, see `mrope.multimodal_positions`).
+    """
+
+    def __init__(self, num_layers: int, capacity: int) -> None:
+        self.layers = [LayerCache(capacity) for _ in range(num_layers)]
+        self.rope_delta = 0
+
+    @property
+    def length(self) -> int:
+        """Positions filled so far."""
+        return self.layers[0].length

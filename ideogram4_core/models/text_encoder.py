@@ -4,7 +4,7 @@ Only the layers up to the last tap are built (for Qwen3-VL-8B: all 36) plus, for
 norm (the magic prompt's causal LM runs through it; the features never do); the vision tower and LM head are
 never loaded.
 For text-only input Qwen3-VL's interleaved MRoPE has equal positions on all three axes, which is exactly
-ordinary 1-D rotate-half RoPE over positions 0..n-1.
+ordinary 1-D rotate-half RoPE over positions 0..n-1 (a prompt holding an image: see `mrope`).
 """
 
 from __future__ import annotations
@@ -58,6 +58,7 @@ class TextEncoderConfig:
     rms_norm_eps: float = 1e-6
     rope_theta: float = 5_000_000.0
     attention_bias: bool = False
+    mrope_section: tuple[int, int, int] = (24, 20, 20)
 
     @property
     def feature_dim(self) -> int:
@@ -86,6 +87,7 @@ class TextEncoderConfig:
                 rms_norm_eps=text.get("rms_norm_eps", 1e-6),
                 rope_theta=float(rope.get("rope_theta", text.get("rope_theta", 5_000_000.0))),
                 attention_bias=text.get("attention_bias", False),
+                mrope_section=tuple(rope.get("mrope_section", (24, 20, 20))),
             )
         except KeyError as exc:
             raise ModelFileError(f"{source}/config.json lacks text_config field {exc}. {_EXPECTED}") from None
@@ -132,7 +134,8 @@ def rope_cos_sin(length: int, head_dim: int, theta: float, device: torch.device)
     return angles.cos(), angles.sin()
 
 
-def _apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+def apply_rope(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch.Tensor:
+    """Rotate-half rotary embedding of x (..., dim) by cos/sin broadcast to it."""
     first, second = x.chunk(2, dim=-1)
     return x * cos + torch.cat((-second, first), dim=-1) * sin
 
@@ -159,7 +162,7 @@ class Attention(nn.Module):
         q = self.q_norm(self.q_proj(x).view(length, self.heads, self.head_dim)).transpose(0, 1)
         k = self.k_norm(self.k_proj(x).view(length, self.kv_heads, self.head_dim)).transpose(0, 1)
         v = self.v_proj(x).view(length, self.kv_heads, self.head_dim).transpose(0, 1)
-        q, k = _apply_rope(q, cos, sin), _apply_rope(k, cos, sin)
+        q, k = apply_rope(q, cos, sin), apply_rope(k, cos, sin)
         if cache is not None:
             return self.o_proj(_cached_attention(q, k, v, cache).transpose(0, 1).reshape(length, -1))
         groups = self.heads // self.kv_heads
@@ -259,11 +262,8 @@ def load_text_encoder(
     the encoder runs once per image (≈ 0.2 % of a 20-step image's matmul work at the released size) and its
     features feed every step, so the exact dequantised path costs next to nothing (README, "Speed").
     """
-    path = Path(path)
-    expect(path, "text_encoder")
-    if path.is_dir() and not (path / "config.json").is_file() and (path / "text_encoder").is_dir():
-        path = path / "text_encoder"
-    config = _read_config(path)
+    path = text_encoder_path(path)
+    config = read_qwen_config(path)
     headers = [read_weight_header(file) for file in (weight_files(path) if path.is_dir() else [path])]
     located = {name: (header.path, info) for header in headers for name, info in header.tensors.items()}
     prefix = _layout_prefix(path, located)
@@ -283,7 +283,7 @@ def load_text_encoder(
         cfg = _gguf_settings(cfg, headers[0])
         stored = load_gguf_tensors(path, lambda name: name in wanted)
     else:
-        stored = _read_tensors(wanted, device) | metadata_markers(headers)
+        stored = read_tensors(wanted, device) | metadata_markers(headers)
     state = {name[len(prefix) :]: t for name, t in stored.items() if name.startswith(prefix)}
     state = {name: tensor for name, tensor in state.items() if _is_needed(name)}
     final_norm = cfg.num_layers == max(TAP_LAYERS) + 1 and "norm.weight" in state  # it follows the last layer
@@ -299,6 +299,16 @@ def load_text_encoder(
     )  # fmt: skip
     use_fp8_matmul(model, fp8_matmul)
     return model.to(device)  # GGUF tensors are memory-mapped on the CPU; the others are read onto `device`
+
+
+def text_encoder_path(path: str | Path) -> Path:
+    """The text encoder file or folder `path` names (a repo root means its `text_encoder/`); ModelFileError if
+    it is another kind of model file."""
+    path = Path(path)
+    expect(path, "text_encoder")
+    if path.is_dir() and not (path / "config.json").is_file() and (path / "text_encoder").is_dir():
+        return path / "text_encoder"
+    return path
 
 
 def _gguf_settings(cfg: TextEncoderConfig, header: GgufHeader) -> TextEncoderConfig:
@@ -320,7 +330,7 @@ def _is_needed(name: str) -> bool:
     return name in ("embed_tokens.weight", "norm.weight")
 
 
-def _read_config(path: Path) -> dict:
+def read_qwen_config(path: Path) -> dict:
     """The transformers config of a folder ({} for a single file); ModelFileError if it is not Qwen3-VL."""
     if not path.is_dir():
         return {}
@@ -353,7 +363,7 @@ def _layout_prefix(path: Path, names: Mapping[str, object]) -> str:
     raise ModelFileError(f"{path} holds {found}, not a Qwen3-VL language tower. {_EXPECTED}")
 
 
-def _read_tensors(wanted: Mapping[str, Path], device: torch.device | str) -> dict[str, torch.Tensor]:
+def read_tensors(wanted: Mapping[str, Path], device: torch.device | str) -> dict[str, torch.Tensor]:
     """Read the named tensors straight onto `device`, opening each file once."""
     by_file: dict[Path, list[str]] = {}
     for name, file in wanted.items():

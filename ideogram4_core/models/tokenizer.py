@@ -12,6 +12,8 @@ from ..errors import CaptionError, ModelFileError
 CAPTION_TEMPLATE = "<|im_start|>user\n{caption}<|im_end|>\n<|im_start|>assistant\n"
 MAX_CAPTION_TOKENS = 2048
 SPECIAL_TOKEN_IDS = {"<|im_start|>": 151644, "<|im_end|>": 151645}
+VISION_TOKEN_IDS = {"<|vision_start|>": 151652, "<|vision_end|>": 151653, "<|image_pad|>": 151655}
+"""Qwen3-VL's image markers: an image's tokens sit between start and end, one <|image_pad|> per merged patch."""
 
 
 def bundled_tokenizer_dir() -> Path:
