@@ -1,17 +1,20 @@
-"""IG4_MagicPrompt inside a real ComfyUI: node definition and the POST /ideogram4/magic_prompt route's replies
-(the builder's Magic Prompt action). Needs COMFYUI_PATH (see README.md here)."""
+"""IG4_MagicPrompt inside a real ComfyUI: node definition, the POST /ideogram4/magic_prompt route's replies
+(the builder's Magic Prompt action) and a reference image from core's Load Image. Needs COMFYUI_PATH (see
+README.md here)."""
 
 from __future__ import annotations
 
-from fixtures_text import write_encoder_with_head
+from fixtures_text import write_encoder_with_head, write_hf_original
 
 from ideogram4_core.caption import verify_text
 from ideogram4_core.caption.magic_decode import Sampling
 
 from .comfyui_harness import ComfyUI
+from .example_pictures import example_picture
 
 NODE = "IG4_MagicPrompt"
 ROUTE = "/ideogram4/magic_prompt"
+PICTURE = "ig4_magic_reference.png"
 
 
 def test_object_info(comfyui: ComfyUI):
@@ -58,3 +61,35 @@ def test_node_writes_a_valid_caption_and_the_route_shares_its_encoder(comfyui: C
     status, body = comfyui.post(ROUTE, {"idea": idea, "width": width, "height": height, "seed": seed}, timeout=600)
     assert status == 200, body
     assert body["caption"] == caption
+
+
+def test_node_describes_a_reference_image_from_load_image(comfyui: ComfyUI):
+    """Load Image → Magic Prompt (image input) on a tiny Hugging Face Qwen3-VL folder (vision tower and LM head
+    inside): the caption passes the verifier, and the same graph queued again (another seed, then the first)
+    reuses the loaded tower and gives the first caption back."""
+    write_hf_original(comfyui.models_dir / "text_encoders" / "Qwen3-VL-vision-tiny", seed=6)
+    picture = comfyui.base_dir / "input" / PICTURE
+    example_picture(0).save(picture)
+
+    def graph(seed: int) -> dict:
+        return {
+            "1": {"class_type": "IG4_TextEncoderLoader",
+                  "inputs": {"text_encoder": "Qwen3-VL-vision-tiny/", "tokenizer": "auto", "compute_dtype": "auto"}},
+            "2": {"class_type": "LoadImage", "inputs": {"image": PICTURE}},
+            "3": {"class_type": NODE,
+                  "inputs": {"text_encoder": ["1", 0], "idea": "same layout, for a bakery", "width": 768,
+                             "height": 1024, "seed": seed, "temperature": Sampling().temperature,
+                             "max_new_tokens": Sampling().max_new_tokens, "image": ["2", 0]}},
+            "4": {"class_type": "PreviewAny", "inputs": {"source": ["3", 0]}},
+        }  # fmt: skip
+
+    try:
+        captions = []
+        for seed in (2, 3, 2):
+            entry = comfyui.run_prompt(graph(seed), timeout=600)
+            assert entry["status"]["status_str"] == "success", entry["status"]
+            captions.append(entry["outputs"]["4"]["text"][0])
+    finally:
+        picture.unlink()
+    assert all(verify_text(caption).valid for caption in captions), captions
+    assert captions[2] == captions[0]
