@@ -122,7 +122,7 @@ def main() -> None:
         theirs = [t for t in out[0, len(prompt) :].tolist() if t != END_TOKEN]
         theirs_rate = max(theirs_rate, len(theirs) / (time.perf_counter() - start))
     same = next((i for i, (a, b) in enumerate(zip(ours, theirs, strict=False)) if a != b), min(len(ours), len(theirs)))
-    image = " with a reference image" if vision is not None else ""
+    image = f" with a reference image ({tokens} image tokens)" if vision is not None else ""
     print(f"model: 36 layers × {args.hidden} wide, prompt {len(prompt)} tokens{image}, budget {args.tokens}, "
           f"{args.threads} thread(s)")  # fmt: skip
     print(f"ours:         {ours_rate:7.1f} tokens/s ({len(ours)} tokens)")
