@@ -12,7 +12,7 @@ import { fromCaption } from "./model.mjs";
 import { forgivingParse } from "./repair.mjs";
 
 const IMAGE_TYPES = ["image/png", "image/jpeg", "image/webp"];
-export const MAX_IMAGE_SIDE = 1024;
+const MAX_IMAGE_SIDE = 1024;
 const IDEA_PLACEHOLDER = "Your idea in a sentence, e.g. “a retro poster for a jazz night in Lisbon”";
 const IMAGE_PLACEHOLDER = "Optional with a reference image: how to steer it, e.g. “same layout, for a bakery”";
 const REFINE_TIP = "Revise the current caption as the idea asks (not with a reference image)";
@@ -22,8 +22,8 @@ const REFINE_OFF_TIP = "A reference image gets a new caption: remove it to start
 async function downscaled(file) {
   const bitmap = await createImageBitmap(file);
   const scale = Math.min(1, MAX_IMAGE_SIDE / Math.max(bitmap.width, bitmap.height));
-  const width = Math.max(1, Math.round(bitmap.width * scale));
-  const canvas = h("canvas", { width, height: Math.max(1, Math.round(bitmap.height * scale)) });
+  const [width, height] = [bitmap.width, bitmap.height].map((side) => Math.max(1, Math.round(side * scale)));
+  const canvas = h("canvas", { width, height });
   const g = canvas.getContext("2d");
   g.imageSmoothingQuality = "high";
   g.drawImage(bitmap, 0, 0, canvas.width, canvas.height);
@@ -94,7 +94,8 @@ export function magicPromptBar(ctx, post) {
   };
   function setImage(url) {
     image = url;
-    thumb.src = url ?? "";
+    if (url) thumb.src = url;
+    else thumb.removeAttribute("src");
     chip.hidden = !url;
     refine.disabled = Boolean(url);
     if (url) refine.checked = false;
