@@ -16,6 +16,7 @@ from comfy_api.latest import io
 from ..ideogram4_core.caption.magic_decode import MIN_NEW_TOKENS, Sampling
 from ..ideogram4_core.caption.magic_prompt import MagicPrompter, MagicResult
 from ..ideogram4_core.errors import Ideogram4Error, ModelFileError
+from ..ideogram4_core.image_files import load_data_url
 from ..ideogram4_core.images import first_image
 from ..ideogram4_core.models.causal_lm import CausalLM
 from ..ideogram4_core.models.lm_head import find_lm_head, load_lm_head
@@ -106,20 +107,22 @@ def _cache_bytes(text_encoder: Ideogram4TextEncoderModel, positions: int) -> int
 
 
 def magic_request(body: Any) -> tuple[int, dict[str, Any]]:
-    """The route's logic: {idea, width, height, seed, caption|null} → (200, {caption}) or (4xx, {error})."""
+    """The route's logic: {idea, width, height, seed, caption|null, image|null} → (200, {caption}) or
+    (4xx, {error}); `image` is a base64 PNG/JPEG/WebP data URL to describe (the idea may then be empty)."""
     if not isinstance(body, dict):
-        return 400, {"error": "the request body must be a JSON object {idea, width, height, seed, caption}"}
-    idea, caption = body.get("idea", ""), body.get("caption")
+        return 400, {"error": "the request body must be a JSON object {idea, width, height, seed, caption, image}"}
+    idea, caption, image = body.get("idea", ""), body.get("caption"), body.get("image")
     width, height, seed = body.get("width"), body.get("height"), body.get("seed", 0)
-    if not isinstance(idea, str) or not (caption is None or isinstance(caption, str)):
-        return 400, {"error": '"idea" must be a string and "caption" a string or null'}
+    if not isinstance(idea, str) or not all(v is None or isinstance(v, str) for v in (caption, image)):
+        return 400, {"error": '"idea" must be a string, "caption" and "image" a string or null'}
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (width, height, seed)):
         return 400, {"error": '"width", "height" and "seed" must be integers'}
     if not _latest:
         return 409, {"error": "No Ideogram 4 text encoder is loaded yet: run a workflow with the Ideogram 4 · "
                      "Text Encoder Loader once, then try again."}  # fmt: skip
     try:
-        result = write_caption(_latest[0], idea, width, height, Sampling(seed=seed), caption)
+        reference = None if image is None else load_data_url(image).rgb[None]
+        result = write_caption(_latest[0], idea, width, height, Sampling(seed=seed), caption, reference)
     except Ideogram4Error as exc:
         return 400, {"error": str(exc)}
     return 200, {"caption": result.caption}

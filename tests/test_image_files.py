@@ -1,5 +1,8 @@
-"""Pictures and masks from disk in every common mode, bad files, and caption elements picked by number."""
+"""Pictures and masks from disk in every common mode, bad files, reference images as data URLs, and caption
+elements picked by number."""
 
+import base64
+from io import BytesIO
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +12,7 @@ from PIL import Image
 
 from ideogram4_core.caption.elements import element_boxes, parse_element_numbers
 from ideogram4_core.errors import CaptionError, Ideogram4Error
-from ideogram4_core.image_files import load_mask, load_picture
+from ideogram4_core.image_files import load_data_url, load_mask, load_picture
 
 RGB = np.array([[[255, 0, 0], [0, 255, 0]], [[0, 0, 255], [255, 255, 255]]], dtype=np.uint8)
 
@@ -78,8 +81,51 @@ def test_a_picture_too_large_to_edit_is_refused_before_decoding(tmp_path, monkey
     path = _save(tmp_path, Image.new("RGB", (64, 48)), "big.png")
     monkeypatch.setattr("ideogram4_core.image_files.MAX_PIXELS", 64 * 48 - 1)
     for load in (load_picture, load_mask):
-        with pytest.raises(Ideogram4Error, match="is 64×48, too large to edit; scale it down to at most 2048"):
+        with pytest.raises(
+            Ideogram4Error, match=r"^The \w+ \S+ is 64×48, too large to edit; scale it down to at most 2048"
+        ):
             load(path)
+
+
+def _data_url(image: Image.Image, fmt: str = "PNG") -> str:
+    buffer = BytesIO()
+    image.save(buffer, fmt)
+    return f"data:image/{fmt.lower()};base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "WEBP"])
+def test_data_urls_decode_like_the_file(tmp_path, fmt):
+    source = Image.fromarray(np.random.default_rng(0).integers(0, 256, (12, 20, 3), dtype=np.uint8))
+    picture = load_data_url(_data_url(source, fmt))
+    path = _save(tmp_path, source, f"p.{fmt.lower()}")
+    assert picture.size == (20, 12) and picture.alpha is None
+    assert torch.equal(picture.rgb, load_picture(path).rgb)
+    rgba = load_data_url(_data_url(Image.new("RGBA", (3, 2), (10, 20, 30, 0))).replace("image/png", "IMAGE/PNG"))
+    assert rgba.alpha.tolist() == [[0.0] * 3] * 2 and (rgba.rgb[0, 0] * 255).round().tolist() == [10, 20, 30]
+
+
+def test_bad_data_urls_get_one_clear_message(monkeypatch):
+    png = _data_url(Image.new("RGB", (64, 48)))
+    cases = {
+        "https://example.com/cat.png": "must be a base64 data URL of a PNG, JPEG or WebP",
+        png.replace("image/png", "image/gif"): "must be a base64 data URL",
+        png.replace(";base64", ""): "must be a base64 data URL",
+        png[:-8] + "!!!!====": "base64 data is broken",
+        "data:image/png;base64," + base64.b64encode(b"not a picture").decode(): "is not an image PIL can read",
+        png[:80]: "damaged or truncated|base64 data is broken",
+    }
+    for url, message in cases.items():
+        with pytest.raises(Ideogram4Error, match=rf"^The reference image.*({message})"):
+            load_data_url(url)
+    monkeypatch.setattr("ideogram4_core.image_files.MAX_DATA_URL_PIXELS", 64 * 48 - 1)
+    with pytest.raises(
+        Ideogram4Error, match=r"^The reference image \(data URL\) is 64×48, too large to describe; scale it down"
+    ):
+        load_data_url(png)
+    noise = Image.fromarray(np.random.default_rng(1).integers(0, 256, (640, 640, 3), dtype=np.uint8))
+    monkeypatch.setattr("ideogram4_core.image_files.MAX_DATA_URL_BYTES", 1 << 20)
+    with pytest.raises(Ideogram4Error, match=r"^The reference image is 1\.2 MB, over the 1 MB limit; scale it down"):
+        load_data_url(_data_url(noise))
 
 
 CAPTION = (

@@ -1,19 +1,26 @@
 """IG4_MagicPrompt and POST /ideogram4/magic_prompt with the ComfyUI stand-ins: the loaded text encoder's own
 module is used (its patcher is the one loaded), per-token progress, Cancel, the route's replies, and a reference
-IMAGE (the vision tower read once and loaded with the encoder; refused with a text-only encoder)."""
+IMAGE (the vision tower read once and loaded with the encoder; refused with a text-only encoder), also sent to the
+route as a data URL."""
 
 from __future__ import annotations
 
+import base64
 import importlib
 import types
+from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from comfy_stub import FakeComfy, comfy_api_modules, forget_pack, import_pack
 from fixtures_text import one_thread, write_encoder_with_head, write_hf_original  # noqa: F401 (one_thread: a fixture)
+from PIL import Image
 
 from ideogram4_core.caption import verify_text
+from ideogram4_core.caption.magic_decode import Sampling
+from ideogram4_core.images import pil_to_unit
 
 BUDGET = 160
 
@@ -113,6 +120,31 @@ def test_route(pack, fake):
     assert pack.magic.magic_request([1])[0] == 400
     status, payload = pack.magic.magic_request(body | {"width": "wide"})
     assert status == 400 and "integers" in payload["error"]
+
+
+def test_route_with_a_reference_image(pack):
+    """A PNG data URL (empty idea) gives the caption the engine gives for the same picture decoded by PIL; a bad
+    URL, an image with a caption to revise and a text-only encoder are 400s with the engine's message."""
+    pixels = np.random.default_rng(0).integers(0, 256, (40, 56, 3), dtype=np.uint8)
+    buffer = BytesIO()
+    Image.fromarray(pixels).save(buffer, "PNG")
+    url = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    body = {"idea": "", "width": 768, "height": 1024, "seed": 2, "caption": None, "image": url}
+    _encoder(pack)  # a single file: no vision tower
+    status, payload = pack.magic.magic_request(body)
+    assert status == 400 and "vision tower" in payload["error"] and "single file" in payload["error"]
+    bad = {"data:image/gif;base64,R0lGOD": "base64 data URL of a PNG, JPEG or WebP", 7: '"image" a string or null'}
+    for image, message in bad.items():
+        status, payload = pack.magic.magic_request(body | {"image": image})
+        assert status == 400 and message in payload["error"], payload
+    encoder = _encoder(pack, "Qwen3-VL-tiny/")
+    status, payload = pack.magic.magic_request(body)
+    assert status == 200 and verify_text(payload["caption"]).valid
+    decoded = pil_to_unit(Image.open(BytesIO(buffer.getvalue())))[None]
+    direct = pack.magic.write_caption(encoder, "", 768, 1024, Sampling(seed=2), image=decoded)
+    assert payload["caption"] == direct.caption
+    status, payload = pack.magic.magic_request(body | {"caption": payload["caption"]})
+    assert status == 400 and "reference image and a caption to revise cannot be combined" in payload["error"]
 
 
 def test_missing_head_names_where_it_goes(pack, models, tmp_path):

@@ -4,6 +4,8 @@ README.md here)."""
 
 from __future__ import annotations
 
+import base64
+
 from fixtures_text import write_encoder_with_head, write_hf_original
 
 from ideogram4_core.caption import verify_text
@@ -66,7 +68,8 @@ def test_node_writes_a_valid_caption_and_the_route_shares_its_encoder(comfyui: C
 def test_node_describes_a_reference_image_from_load_image(comfyui: ComfyUI):
     """Load Image → Magic Prompt (image input) on a tiny Hugging Face Qwen3-VL folder (vision tower and LM head
     inside): the caption passes the verifier, and the same graph queued again (another seed, then the first)
-    reuses the loaded tower and gives the first caption back."""
+    reuses the loaded tower and gives the first caption back; the route given the same picture as a PNG data URL
+    (the builder's reference image) answers that caption too."""
     write_hf_original(comfyui.models_dir / "text_encoders" / "Qwen3-VL-vision-tiny", seed=6)
     picture = comfyui.base_dir / "input" / PICTURE
     example_picture(0).save(picture)
@@ -89,7 +92,14 @@ def test_node_describes_a_reference_image_from_load_image(comfyui: ComfyUI):
             entry = comfyui.run_prompt(graph(seed), timeout=600)
             assert entry["status"]["status_str"] == "success", entry["status"]
             captions.append(entry["outputs"]["4"]["text"][0])
+        url = "data:image/png;base64," + base64.b64encode(picture.read_bytes()).decode()
     finally:
         picture.unlink()
     assert all(verify_text(caption).valid for caption in captions), captions
     assert captions[2] == captions[0]
+    body = {"idea": "same layout, for a bakery", "width": 768, "height": 1024, "seed": 2, "caption": None}
+    status, reply = comfyui.post(ROUTE, body | {"image": url}, timeout=600)
+    assert status == 200, reply
+    assert reply["caption"] == captions[0]
+    status, reply = comfyui.post(ROUTE, body | {"image": "data:image/gif;base64,R0lGOD"})
+    assert status == 400 and "PNG, JPEG or WebP" in reply["error"], reply

@@ -1,12 +1,16 @@
-"""Second-generation builder: Magic Prompt (mocked route), edit ticks, patch undo, preview rendering at two zoom
-levels and DPR 2, focus mode (wheel zoom, space-drag pan), crisp under a CSS (graph) zoom."""
+"""Second-generation builder: Magic Prompt (mocked route; with a reference image), edit ticks, patch undo,
+preview rendering at two zoom levels and DPR 2, focus mode (wheel zoom, space-drag pan),
+crisp under a CSS (graph) zoom."""
 
 from __future__ import annotations
 
+import base64
 import json
+from io import BytesIO
 
 import pytest
 from conftest import ARTIFACTS, Editor
+from PIL import Image
 
 MAGIC = "**/ideogram4/magic_prompt"
 POSTER = {
@@ -31,7 +35,8 @@ def elements_of(editor: Editor) -> list[dict]:
     return editor.elements()
 
 
-def test_magic_prompt_fills_the_canvas_undoably(editor: Editor):
+def serve_poster(editor: Editor) -> list[dict]:
+    """Mock the route to answer POSTER; returns the list the request bodies are appended to."""
     requests = []
 
     def reply(route):
@@ -39,11 +44,32 @@ def test_magic_prompt_fills_the_canvas_undoably(editor: Editor):
         route.fulfill(status=200, content_type="application/json", body=json.dumps({"caption": json.dumps(POSTER)}))
 
     editor.page.route(MAGIC, reply)
+    return requests
+
+
+def encoded(width: int, height: int, fmt: str) -> bytes:
+    """A width×height gradient picture as a PNG or JPEG file."""
+    picture = Image.linear_gradient("L").resize((width, height)).convert("RGB")
+    buffer = BytesIO()
+    picture.save(buffer, fmt)
+    return buffer.getvalue()
+
+
+def sent_picture(body: dict) -> tuple[str, tuple[int, int]]:
+    """The request's image data URL → (its header, the decoded picture's size)."""
+    header, data = body["image"].split(",", 1)
+    return header, Image.open(BytesIO(base64.b64decode(data))).size
+
+
+def test_magic_prompt_fills_the_canvas_undoably(editor: Editor):
+    requests = serve_poster(editor)
     editor.page.locator(".ig4-magic-btn").click()
     editor.page.locator(".ig4-magic-idea").fill("a jazz poster for Lisbon")
     editor.page.get_by_role("button", name="Write caption").click()
     editor.page.wait_for_function("window.editor.ctx.store.state.elements.length === 2")
-    assert requests == [{"idea": "a jazz poster for Lisbon", "width": 1024, "height": 1024, "seed": 0, "caption": None}]
+    assert requests == [
+        {"idea": "a jazz poster for Lisbon", "width": 1024, "height": 1024, "seed": 0, "caption": None, "image": None}
+    ]
     assert editor.caption() == POSTER
     editor.page.locator("canvas.ig4-canvas").focus()
     editor.page.keyboard.press("Control+z")
@@ -54,6 +80,58 @@ def test_magic_prompt_fills_the_canvas_undoably(editor: Editor):
     editor.page.get_by_role("button", name="Write caption").click()
     editor.page.wait_for_function("document.querySelector('.ig4-magic-status').textContent.includes('loaded')")
     assert json.loads(requests[-1]["caption"]) == POSTER
+
+
+def test_magic_prompt_sends_a_downscaled_reference_image(editor: Editor, make_document):
+    """A picked 2000×1000 PNG goes out as a PNG data URL of 1024×512 with an empty idea and no caption (the
+    "current caption" box is off and disabled meanwhile); the reply fills the canvas in one undo step; × removes
+    the image; a JPEG dropped on the bar goes out as JPEG; other files and an empty request are refused."""
+    requests = serve_poster(editor)
+    kept = {"type": "obj", "bbox": [100, 100, 400, 400], "desc": "a lamp"}
+    editor.mount(make_document([kept]))
+    page = editor.page
+    page.locator(".ig4-magic-btn").click()
+    refine = page.get_by_label("Start from the current caption")
+    assert refine.is_checked() and refine.is_enabled()
+    page.locator(".ig4-magic-idea").fill("")
+    refine.uncheck()
+    page.get_by_role("button", name="Write caption").click()
+    assert page.locator(".ig4-magic-status.error").text_content() == "Write an idea or add a reference image first."
+    files = page.locator(".ig4-magic-file")
+    files.set_input_files(files=[{"name": "notes.txt", "mimeType": "text/plain", "buffer": b"hello"}])
+    assert page.locator(".ig4-magic-status.error").text_content() == "notes.txt is not a PNG, JPEG or WebP image."
+    refine.check()
+    picture = {"name": "wide.png", "mimeType": "image/png", "buffer": encoded(2000, 1000, "PNG")}
+    files.set_input_files(files=[picture])
+    page.get_by_role("img", name="Reference image").wait_for()
+    assert refine.is_disabled() and not refine.is_checked()
+    assert "remove it" in page.locator(".ig4-check", has=refine).get_attribute("title")
+    page.get_by_role("button", name="Write caption").click()
+    page.wait_for_function("document.querySelector('.ig4-magic-status').textContent.includes('loaded')")
+    assert (requests[-1]["idea"], requests[-1]["caption"]) == ("", None)
+    assert sent_picture(requests[-1]) == ("data:image/png;base64", (1024, 512))
+    assert editor.caption() == POSTER
+    page.locator("canvas.ig4-canvas").focus()
+    page.keyboard.press("Control+z")
+    assert editor.elements() == [kept]
+    page.get_by_role("button", name="Remove the reference image").click()
+    assert page.locator(".ig4-magic-ref").is_hidden() and refine.is_enabled()
+    assert page.evaluate("document.activeElement.getAttribute('aria-label')") == "Add a reference image"
+    page.evaluate(
+        """bytes => {
+          const dt = new DataTransfer();
+          dt.items.add(new File([new Uint8Array(bytes)], "photo.jpg", {type: "image/jpeg"}));
+          const bar = document.querySelector(".ig4-magic");
+          bar.dispatchEvent(new DragEvent("drop", {dataTransfer: dt, bubbles: true, cancelable: true}));
+        }""",
+        list(encoded(300, 200, "JPEG")),
+    )
+    page.get_by_role("img", name="Reference image").wait_for()
+    page.locator(".ig4-magic-idea").fill("same layout, for a bakery")
+    page.get_by_role("button", name="Write caption").click()
+    page.wait_for_function("document.querySelector('.ig4-magic-status').textContent.includes('loaded')")
+    assert len(requests) == 2 and requests[-1]["idea"] == "same layout, for a bakery"
+    assert sent_picture(requests[-1]) == ("data:image/jpeg;base64", (300, 200))
 
 
 def test_magic_prompt_shows_the_servers_error(editor: Editor):

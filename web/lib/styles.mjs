@@ -68,6 +68,9 @@ const CSS = `
 .ig4-magic-btn { color: var(--ig4-accent); }
 .ig4-magic-status { color: var(--ig4-dim); }
 .ig4-magic-status.error { color: var(--ig4-bad); }
+.ig4-magic.drag-over { outline: 2px dashed var(--ig4-accent); outline-offset: -4px; }
+.ig4-magic-ref { display: inline-flex; align-items: center; gap: 4px; }
+.ig4-magic-thumb { height: 32px; max-width: 64px; object-fit: contain; border: 1px solid var(--ig4-border); border-radius: 3px; }
 .ig4-check { display: inline-flex; align-items: center; gap: 4px; color: var(--ig4-dim); }
 .ig4-edit-tick { margin: 0 2px; accent-color: var(--ig4-accent); }
 .ig4-editor :focus-visible { outline: 2px solid var(--ig4-accent); outline-offset: 1px; }
