@@ -90,8 +90,8 @@ class MagicPrompter:
         if image is not None:
             if revise is not None:
                 raise CaptionError(
-                    "A reference image and a caption to revise cannot be combined: disconnect one (revise the "
-                    "caption the image gives in a second run)."
+                    "A reference image and a caption to revise cannot be combined: give only one (then revise "
+                    "the caption the image gives in a second run)."
                 )
             features = self._encode_image(image)
             message, cut = image_message(idea, width, height)
