@@ -1,8 +1,8 @@
 """Qwen3-VL language tower that returns the tapped decoder-layer outputs Ideogram 4 is conditioned on.
 
 Only the layers up to the last tap are built (for Qwen3-VL-8B: all 36) plus, for a 36-layer tower, the final
-norm (the magic prompt's causal LM runs through it; the features never do); the vision tower and LM head are
-never loaded.
+norm (the magic prompt's causal LM runs through it; the features never do). The vision tower and the LM head
+are not loaded here: the magic prompt reads them itself (`vision`, `lm_head`).
 For text-only input Qwen3-VL's interleaved MRoPE has equal positions on all three axes, which is exactly
 ordinary 1-D rotate-half RoPE over positions 0..n-1 (a prompt holding an image: see `mrope`).
 """
